@@ -1,0 +1,165 @@
+"""The `dataflix` command: run, generate, demo. Parses flags, builds the session, calls the job."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+from pathlib import Path
+
+from dataflix_spark.config import ConfigError, Settings, load_settings, parse_as_of, resolve_pepper
+
+log = logging.getLogger("dataflix")
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    # py4j logs every gateway call at INFO.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dataflix", description="DataFlix analytics pipeline (PySpark + Delta Lake)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the pipeline: source → bronze → silver → gold")
+    run.add_argument("--input", help="folder with content/, subscriptions/, playback_events/, recommendations/")
+    run.add_argument("--lakehouse", help="lakehouse root for the Delta tables (default ./lakehouse)")
+    run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: today, UTC)")
+    run.add_argument("--conf", help="YAML settings file (see conf/)")
+    run.add_argument("--master", help="Spark master URL, e.g. local[2] or spark://host:7077")
+    run.add_argument("--progress-bar", action="store_true", help="show Spark's own progress bar")
+
+    gen = commands.add_parser("generate", help="write realistic synthetic source documents")
+    gen.add_argument("--out", required=True, help="output folder")
+    gen.add_argument("--users", type=int, default=1000)
+    gen.add_argument("--days", type=int, default=30)
+    gen.add_argument("--titles", type=int, default=60)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--bad-rate", type=float, default=0.01)
+    gen.add_argument("--duplicate-rate", type=float, default=0.02)
+    gen.add_argument("--end-date", help="last day of generated activity YYYY-MM-DD (default 2026-10-31)")
+    gen.add_argument("--gzip", action="store_true", help="write .jsonl.gz files")
+
+    demo = commands.add_parser("demo", help="generate a sample, run the pipeline into ./lakehouse, print KPIs")
+    demo.add_argument("--out", default="sample_data", help="where the sample documents go")
+    demo.add_argument("--lakehouse", default="lakehouse")
+    demo.add_argument("--users", type=int, default=1000)
+    demo.add_argument("--days", type=int, default=30)
+    demo.add_argument("--master", help="Spark master URL")
+    return parser
+
+
+def _check_input(input_dir: str | None) -> str:
+    if not input_dir:
+        raise ConfigError("--input is required with the local source")
+    if "://" not in input_dir:
+        path = Path(input_dir)
+        if not path.is_dir():
+            raise ConfigError(f"input folder not found: {input_dir}")
+        from dataflix_spark.schemas import CONTAINERS
+
+        if not any((path / c).is_dir() and any((path / c).iterdir()) for c in CONTAINERS):
+            raise ConfigError(f"input folder {input_dir} has no documents in any of {', '.join(CONTAINERS)}")
+    return input_dir
+
+
+def _check_lakehouse(lakehouse: str) -> str:
+    if "://" in lakehouse:
+        return lakehouse
+    path = Path(lakehouse)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".dataflix-write-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"lakehouse {lakehouse} is not writable: {exc.strerror}") from None
+    return str(path.resolve())
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {"spark": {"master": getattr(args, "master", None)}}
+    if getattr(args, "progress_bar", False):
+        overrides["spark"]["show_progress_bar"] = True
+    for name in ("input", "lakehouse"):
+        if getattr(args, name, None):
+            overrides[name] = getattr(args, name)
+    return load_settings(getattr(args, "conf", None), overrides)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from dataflix_spark.pipeline import RunOptions, run
+    from dataflix_spark.session import get_spark
+
+    settings = _settings(args)
+    as_of = parse_as_of(args.as_of)
+    opts = RunOptions(
+        input_dir=_check_input(settings.input),
+        lakehouse=_check_lakehouse(settings.lakehouse),
+        as_of=as_of,
+        pepper=resolve_pepper(),
+    )
+    spark = get_spark(settings.spark)
+    counts = run(spark, opts)
+    return 0 if all(c.balanced() for c in counts) else 1
+
+
+def _generate(out: str, users: int, days: int, seed: int = 42, titles: int = 60, bad_rate: float = 0.01,
+              duplicate_rate: float = 0.02, end_date: dt.date | None = None, gzip_files: bool = False):
+    from dataflix_spark.generate import generate
+
+    kwargs = {"end_date": end_date} if end_date else {}
+    return generate(out, users=users, days=days, seed=seed, titles=titles, bad_rate=bad_rate,
+                    duplicate_rate=duplicate_rate, gzip_files=gzip_files, progress=log.info, **kwargs)
+
+
+def command_generate(args: argparse.Namespace) -> int:
+    end_date = dt.date.fromisoformat(args.end_date) if args.end_date else None
+    summary = _generate(args.out, args.users, args.days, args.seed, args.titles, args.bad_rate,
+                        args.duplicate_rate, end_date, args.gzip)
+    log.info("wrote %s documents to %s", f"{sum(summary.counts.values()):,}", summary.out_dir)
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from dataflix_spark.pipeline import RunOptions, run
+    from dataflix_spark.serving.kpis import headline_kpis, format_kpis
+    from dataflix_spark.session import get_spark
+
+    summary = _generate(args.out, args.users, args.days)
+    settings = _settings(args)
+    lakehouse = _check_lakehouse(args.lakehouse)
+    spark = get_spark(settings.spark)
+    opts = RunOptions(input_dir=str(Path(args.out).resolve()), lakehouse=lakehouse, as_of=summary.end_date,
+                      pepper=resolve_pepper())
+    run(spark, opts)
+    print(format_kpis(headline_kpis(spark, lakehouse)))
+    print(f"\nGold tables: {lakehouse}/gold/<table> (Delta Lake); run log: {lakehouse}/ops/run_log")
+    return 0
+
+
+COMMANDS = {"run": command_run, "generate": command_generate, "demo": command_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"dataflix: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dataflix: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Settings: YAML in conf/, overridden by command-line flags; secrets only from the environment."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+PEPPER_ENV = "DATAFLIX_PEPPER"
+# Public on purpose: only for local demos, where user keys need not be secret.
+DEMO_PEPPER = "dataflix-local-demo-pepper"
+
+
+class ConfigError(Exception):
+    """A bad invocation or setting, reported as one line without a stack trace."""
+
+
+@dataclass
+class SparkSettings:
+    master: str = "local[*]"
+    app_name: str = "dataflix"
+    driver_memory: str = "4g"
+    shuffle_partitions: int = 8
+    show_progress_bar: bool = False
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    source: str = "local"
+    input: str | None = None
+    lakehouse: str = "./lakehouse"
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        elif value is not None:
+            merged[key] = value
+    return merged
+
+
+def load_settings(conf_file: str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings from a YAML file (optional) with `overrides` (from flags) applied on top."""
+    data: dict[str, Any] = {}
+    if conf_file:
+        path = Path(conf_file)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {conf_file}")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {conf_file} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {conf_file} must hold a mapping of settings")
+    data = _merge(data, overrides or {})
+    spark = data.pop("spark", {}) or {}
+    try:
+        return Settings(spark=SparkSettings(**spark), **data)
+    except TypeError as exc:
+        raise ConfigError(f"unknown or invalid setting in {conf_file or 'flags'}: {exc}") from None
+
+
+def parse_as_of(text: str | None, today: dt.date | None = None) -> dt.date:
+    """The run's as-of date: `--as-of` when given, else the current UTC date."""
+    if text is None:
+        return today or dt.datetime.now(dt.timezone.utc).date()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--as-of must be a date YYYY-MM-DD, got {text!r}") from None
+
+
+def resolve_pepper(environ: dict[str, str] | None = None) -> str:
+    """The pepper for user keys; the public demo pepper (with a warning) when none is set."""
+    pepper = (environ if environ is not None else os.environ).get(PEPPER_ENV)
+    if pepper:
+        return pepper
+    log.warning("%s is not set: using the public demo pepper, fit for local demos only", PEPPER_ENV)
+    return DEMO_PEPPER

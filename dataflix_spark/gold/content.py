@@ -1,0 +1,43 @@
+"""The catalogue and how it is watched: `dim_content`, `agg_content_daily`."""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from dataflix_spark.gold.qoe import ratio
+
+DIM_CONTENT_COLUMNS = [
+    "content_id", "title", "content_type", "series_id", "primary_genre", "genres", "language",
+    "maturity_rating", "release_year", "duration_sec",
+]
+
+
+def build_dim_content(content: DataFrame) -> DataFrame:
+    """Silver content → one row per `content_id` (its newest document when several ids share it)."""
+    newest = Window.partitionBy("content_id").orderBy(F.col("cosmos_ts").desc_nulls_last(), F.col("doc_id"))
+    genres = F.filter("genres", lambda g: g.isNotNull())
+    return (
+        content.withColumn("_rank", F.row_number().over(newest))
+        .where(F.col("_rank") == 1)
+        .withColumn("primary_genre", F.element_at(genres, 1))
+        .withColumn("genres", F.array_join(genres, ", "))
+        .select(*DIM_CONTENT_COLUMNS)
+    )
+
+
+AGG_CONTENT_DAILY_COLUMNS = ["date", "content_id", "sessions", "viewers", "watch_time_ms", "completions", "completion_rate"]
+
+
+def build_agg_content_daily(sessions: DataFrame) -> DataFrame:
+    """`fact_playback_sessions` → one row per (session date, content id)."""
+    return (
+        sessions.groupBy(F.col("session_date").alias("date"), "content_id")
+        .agg(
+            F.count(F.lit(1)).alias("sessions"),
+            F.count_distinct("user_key").alias("viewers"),
+            F.sum("watch_time_ms").cast("long").alias("watch_time_ms"),
+            F.count(F.when(F.col("completed"), True)).alias("completions"),
+        )
+        .withColumn("completion_rate", ratio(F.col("completions"), F.col("sessions")))
+        .select(*AGG_CONTENT_DAILY_COLUMNS)
+    )

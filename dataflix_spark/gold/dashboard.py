@@ -1,0 +1,115 @@
+"""Dashboard tables: `kpi_monthly`, `dim_user`, `dim_date`."""
+from __future__ import annotations
+
+import datetime as dt
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from dataflix_spark.gold.subscriptions import active_on, month_grid, month_of, subscription_months
+from dataflix_spark.schemas import MONEY_SUM
+
+KPI_MONTHLY_COLUMNS = [
+    "month", "revenue", "subscribers", "new_subscribers", "cancellations", "content_count",
+    "player_sessions", "buffer_events", "playback_errors",
+]
+
+
+def _count_by_month(df: DataFrame, day: Column, name: str) -> DataFrame:
+    return df.groupBy(month_of(day).alias("month")).agg(F.count(F.lit(1)).alias(name))
+
+
+def build_kpi_monthly(
+    fact_subscriptions: DataFrame,
+    subscriptions_monthly: DataFrame,
+    playback_sessions: DataFrame,
+    events: DataFrame,
+    dim_content: DataFrame,
+    as_of: dt.date,
+) -> DataFrame:
+    """One row per month from the earliest subscription start or playback event to the as-of month."""
+    first_months = fact_subscriptions.select(month_of(F.col("start_date")).alias("month")).unionByName(
+        events.select(month_of(F.col("event_date")).alias("month"))
+    )
+    by_plan = subscriptions_monthly.groupBy("month").agg(
+        F.sum("revenue").cast(MONEY_SUM).alias("revenue"),
+        F.sum("new_subscribers").alias("new_subscribers"),
+        F.sum("cancellations").alias("cancellations"),
+    )
+    subscribers = (
+        subscription_months(fact_subscriptions, as_of)
+        .groupBy("month")
+        .agg(F.count_distinct(F.when(F.col("active_last"), F.col("user_key"))).alias("subscribers"))
+    )
+    measures = [
+        by_plan,
+        subscribers,
+        _count_by_month(playback_sessions, F.col("session_start"), "player_sessions"),
+        _count_by_month(events.where(F.col("event_type") == "buffer"), F.col("event_date"), "buffer_events"),
+        _count_by_month(events.where(F.col("event_type") == "error"), F.col("event_date"), "playback_errors"),
+    ]
+    table = reduce(lambda left, m: left.join(m, on="month", how="left"), measures, month_grid(first_months, as_of))
+    content_count = dim_content.agg(F.count(F.lit(1)).alias("content_count"))
+    return (
+        table.crossJoin(content_count)
+        .fillna(0, subset=["subscribers", "new_subscribers", "cancellations", "player_sessions", "buffer_events", "playback_errors"])
+        .withColumn("revenue", F.coalesce("revenue", F.lit(0).cast(MONEY_SUM)))
+        .select(*KPI_MONTHLY_COLUMNS)
+    )
+
+
+DIM_USER_COLUMNS = ["user_key", "country", "first_subscription_date", "current_plan", "is_subscriber"]
+
+
+def build_dim_user(fact_subscriptions: DataFrame, events: DataFrame, recommendations: DataFrame, as_of: dt.date) -> DataFrame:
+    """One row per user seen in any container. Country: the latest subscription's, else the latest event's."""
+    users = (
+        fact_subscriptions.select("user_key")
+        .unionByName(events.select("user_key"))
+        .unionByName(recommendations.select("user_key"))
+        .distinct()
+    )
+    from_subscriptions = fact_subscriptions.groupBy("user_key").agg(
+        F.max_by("country", F.struct("start_date", "subscription_id")).alias("subscription_country"),
+        F.min("start_date").alias("first_subscription_date"),
+        # max_by skips null orderings: only subscriptions active on the as-of date compete.
+        F.max_by("plan", F.when(active_on(F.lit(as_of)), F.col("start_date"))).alias("current_plan"),
+    )
+    from_events = (
+        events.where(F.col("country").isNotNull())
+        .groupBy("user_key")
+        .agg(F.max_by("country", F.struct("event_ts", "doc_id")).alias("event_country"))
+    )
+    return (
+        users.join(from_subscriptions, on="user_key", how="left")
+        .join(from_events, on="user_key", how="left")
+        .withColumn("country", F.coalesce("subscription_country", "event_country"))
+        .withColumn("is_subscriber", F.col("current_plan").isNotNull())
+        .select(*DIM_USER_COLUMNS)
+    )
+
+
+DIM_DATE_COLUMNS = ["date", "year", "month", "month_name", "day_of_week", "is_weekend"]
+
+
+def build_dim_date(date_columns: list[DataFrame], as_of: dt.date) -> DataFrame:
+    """One row per date from the earliest to the latest date of `date_columns` (single-column
+    DataFrames of dates), and the as-of date."""
+    dates = reduce(
+        lambda a, b: a.unionByName(b),
+        [df.toDF("date") for df in date_columns],
+    )
+    bounds = dates.agg(
+        F.least(F.min("date"), F.lit(as_of)).alias("first"), F.greatest(F.max("date"), F.lit(as_of)).alias("last")
+    )
+    day_of_week = F.weekday("date") + 1  # weekday(): 0 = Monday
+    return (
+        bounds.select(F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 DAY"))).alias("date"))
+        .withColumn("year", F.year("date"))
+        .withColumn("month", month_of(F.col("date")))
+        .withColumn("month_name", F.date_format("date", "MMMM"))
+        .withColumn("day_of_week", day_of_week)
+        .withColumn("is_weekend", day_of_week >= 6)
+        .select(*DIM_DATE_COLUMNS)
+    )

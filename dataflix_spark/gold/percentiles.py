@@ -1,0 +1,32 @@
+"""Exact nearest-rank percentiles, as metrics.md defines them.
+
+The p-th percentile of n values is the smallest x with at least ⌈p·n⌉ values <= x, i.e. the
+value at 1-based rank ⌈p·n⌉ in ascending order. Ranks come from a window sort, which spills
+to disk instead of holding a group's values in memory.
+"""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+
+def percentile_rank(permille: int) -> str:
+    """SQL for ⌈permille·n/1000⌉ in integer arithmetic (0.9 * 10 must be 9, never 9.000000000000002)."""
+    return f"({permille} * _n + 999) div 1000"
+
+
+def agg_percentiles(df: DataFrame, keys: list[str], value: str, percentiles: dict[str, int]) -> DataFrame:
+    """One row per key group that has a non-null `value`, one column per name in `percentiles` (permille)."""
+    group = Window.partitionBy(*keys)
+    ranked = df.where(F.col(value).isNotNull()).select(
+        *keys,
+        value,
+        F.row_number().over(group.orderBy(value)).alias("_rank"),
+        F.count(F.lit(1)).over(group).alias("_n"),
+    )
+    return ranked.groupBy(*keys).agg(
+        *[
+            F.min(F.when(F.col("_rank") == F.expr(percentile_rank(permille)), F.col(value))).alias(name)
+            for name, permille in percentiles.items()
+        ]
+    )

@@ -1,0 +1,70 @@
+"""Do recommendations lead to plays? `agg_recommendations_daily`, `agg_recommendation_rank`.
+
+An impression is one item of one list; it converts when the same user starts a player session on
+that title within 24 hours after the list was shown, both ends included.
+"""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from dataflix_spark.gold.qoe import ratio
+
+CONVERSION_WINDOW_HOURS = 24
+
+
+def explode_impressions(recommendations: DataFrame) -> DataFrame:
+    """One row per item of each list: `doc_id`, `position`, user, time, algorithm, surface, content, rank."""
+    return recommendations.select(
+        "doc_id", "user_key", "shown_at", "algorithm", "surface", F.posexplode("items").alias("position", "item")
+    ).select(
+        "doc_id", "position", "user_key", "shown_at", "algorithm", "surface",
+        F.col("item.content_id").alias("content_id"), F.col("item.rank").alias("rank"),
+    )
+
+
+def with_conversion(sessions: DataFrame):
+    """Adds `converted` to impressions, from `fact_playback_sessions`."""
+
+    def transform(impressions: DataFrame) -> DataFrame:
+        i = impressions.alias("i")
+        s = sessions.select("user_key", "content_id", "session_start").alias("s")
+        matched = (
+            i.join(
+                s,
+                on=(F.col("i.user_key") == F.col("s.user_key"))
+                & (F.col("i.content_id") == F.col("s.content_id"))
+                & (F.col("s.session_start") >= F.col("i.shown_at"))
+                & (F.col("s.session_start") <= F.col("i.shown_at") + F.expr(f"INTERVAL {CONVERSION_WINDOW_HOURS} HOURS")),
+                how="left_semi",
+            )
+            .select("doc_id", "position")
+            .withColumn("converted", F.lit(True))
+        )
+        return impressions.join(matched, on=["doc_id", "position"], how="left").withColumn(
+            "converted", F.coalesce("converted", F.lit(False))
+        )
+
+    return transform
+
+
+def _agg_conversion(impressions: DataFrame, keys: list) -> DataFrame:
+    return (
+        impressions.groupBy(*keys)
+        .agg(F.count(F.lit(1)).alias("impressions"), F.count(F.when(F.col("converted"), True)).alias("conversions"))
+        .withColumn("conversion_rate", ratio(F.col("conversions"), F.col("impressions")))
+    )
+
+
+def build_agg_recommendations_daily(impressions: DataFrame) -> DataFrame:
+    """Converted impressions → one row per (date shown, algorithm, surface)."""
+    return _agg_conversion(impressions, [F.to_date("shown_at").alias("date"), "algorithm", "surface"]).select(
+        "date", "algorithm", "surface", "impressions", "conversions", "conversion_rate"
+    )
+
+
+def build_agg_recommendation_rank(impressions: DataFrame) -> DataFrame:
+    """Converted impressions → one row per (algorithm, rank): position bias."""
+    return _agg_conversion(impressions, ["algorithm", "rank"]).select(
+        "algorithm", "rank", "impressions", "conversions", "conversion_rate"
+    )

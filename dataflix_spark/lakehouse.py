@@ -1,0 +1,24 @@
+"""Where each table lives under the lakehouse root."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Lakehouse:
+    root: str
+
+    def _path(self, layer: str, table: str) -> str:
+        return f"{self.root.rstrip('/')}/{layer}/{table}"
+
+    def bronze(self, container: str) -> str:
+        return self._path("bronze", container)
+
+    def silver(self, container: str) -> str:
+        return self._path("silver", container)
+
+    def gold(self, table: str) -> str:
+        return self._path("gold", table)
+
+    def ops(self, table: str) -> str:
+        return self._path("ops", table)

@@ -1,0 +1,67 @@
+"""The one SparkSession factory: Delta Lake configured, UTC, quiet unless asked."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+from pyspark.sql import SparkSession
+
+from dataflix_spark.config import ConfigError, SparkSettings
+
+DELTA_EXTENSIONS = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # New tables stay readable by delta-rs, Power BI and SQL endpoints (see sinks.delta).
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+}
+
+
+def java_major_version() -> int | None:
+    """The major version of the `java` Spark will start, or None when there is none."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except OSError:
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2)) if major == 1 else major
+
+
+def check_java() -> None:
+    version = java_major_version()
+    if version is None:
+        raise ConfigError("Java was not found: Spark 4 needs Java 17 or later (install it or set JAVA_HOME)")
+    if version < 17:
+        raise ConfigError(f"Java {version} found, but Spark 4 needs Java 17 or later (set JAVA_HOME)")
+
+
+def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) -> SparkSession:
+    """Builds (or returns the running) SparkSession with Delta Lake, UTC time and the settings' tuning."""
+    from delta import configure_spark_with_delta_pip
+
+    check_java()
+    builder = SparkSession.builder.appName(settings.app_name)
+    if settings.master:
+        builder = builder.master(settings.master)
+    conf = {
+        **DELTA_EXTENSIONS,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.driver.memory": settings.driver_memory,
+        "spark.ui.showConsoleProgress": str(settings.show_progress_bar).lower(),
+        **settings.conf,
+    }
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = configure_spark_with_delta_pip(builder, extra_packages=extra_packages or []).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,0 +1,90 @@
+"""Silver rows: pseudonymised, personal and payment data dropped, one row per document id."""
+from __future__ import annotations
+
+from typing import Callable
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from dataflix_spark.schemas import ITEM_TYPE
+from dataflix_spark.silver.readers import read_double, read_int
+
+
+def user_key(user_id: Column, pepper: str) -> Column:
+    """Lower-case hex SHA-256 of `<pepper>:<userId>` — the only form in which users leave bronze."""
+    return F.sha2(F.concat(F.lit(f"{pepper}:"), user_id), 256)
+
+
+def with_user_key(pepper: str) -> Callable[[DataFrame], DataFrame]:
+    def transform(df: DataFrame) -> DataFrame:
+        return df.withColumn("user_key", user_key(F.col("user_id"), pepper)).drop("user_id")
+
+    return transform
+
+
+def _typed_items() -> Column:
+    return F.transform(
+        "items_raw",
+        lambda i: F.struct(
+            i["contentId"].alias("content_id"),
+            read_int(i["rank"]).alias("rank"),
+            read_double(i["score"]).alias("score"),
+        ).cast(ITEM_TYPE),
+    )
+
+
+def silver_columns(container: str) -> list[Column | str]:
+    """The container's silver columns, in order (built on call: Columns need a running session)."""
+    return {
+    "content": [
+        "doc_id", "content_id", "title", "content_type", "series_id", "genres", "language",
+        "maturity_rating", "release_year", "duration_sec",
+    ],
+    "subscriptions": [
+        "doc_id", "user_key", "plan", "price_monthly", "status", "start_date", "end_date",
+        "cancelled_at", "auto_renew",
+        # `country` is the one part of `customer` that may be kept.
+        F.get_json_object("customer", "$.country").alias("country"),
+    ],
+    "playback_events": [
+        "doc_id", "user_key", "session_id", "content_id", "device_type", "event_type", "event_ts",
+        F.to_date("event_ts").alias("event_date"), "position_sec", "buffer_time_ms", "error_code",
+        "fatal", "country", "app_version",
+    ],
+    "recommendations": [
+        "doc_id", "user_key", "shown_at", "algorithm", "surface", _typed_items().alias("items"),
+    ],
+    }[container]
+
+
+def to_silver_rows(container: str, pepper: str) -> Callable[[DataFrame], DataFrame]:
+    """Accepted, typed documents → the container's silver columns (plus `cosmos_ts`, `run_id`)."""
+
+    def transform(accepted: DataFrame) -> DataFrame:
+        if "user_id" in accepted.columns:
+            accepted = accepted.transform(with_user_key(pepper))
+        return accepted.select(*silver_columns(container), "cosmos_ts", "run_id")
+
+    return transform
+
+
+def rank_versions(df: DataFrame) -> DataFrame:
+    """Adds `version_rank`: 1 for the version of each id with the greatest `_ts` (ties broken by raw text)."""
+    newest_first = Window.partitionBy("doc_id").orderBy(
+        F.col("cosmos_ts").desc_nulls_last(), F.col("raw").asc_nulls_last()
+    )
+    return df.withColumn("version_rank", F.row_number().over(newest_first))
+
+
+def newer_than(existing: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Keeps the rows whose id is new to `existing` or whose `_ts` is greater than the stored one."""
+
+    def transform(candidates: DataFrame) -> DataFrame:
+        stored = existing.select("doc_id", F.coalesce("cosmos_ts", F.lit(-1)).alias("stored_ts"))
+        joined = candidates.join(stored, on="doc_id", how="left")
+        return joined.where(
+            F.col("stored_ts").isNull()
+            | (F.coalesce(F.col("cosmos_ts"), F.lit(-1)) > F.col("stored_ts"))
+        ).drop("stored_ts")
+
+    return transform
