@@ -96,10 +96,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def command_run(args: argparse.Namespace) -> int:
     from dataflix_spark.pipeline import RunOptions, run
-    from dataflix_spark.session import get_spark
+    from dataflix_spark.session import check_java, get_spark
 
     settings = _settings(args)
     as_of = parse_as_of(args.as_of)
+    check_java()
     opts = RunOptions(
         input_dir=_check_input(settings.input),
         lakehouse=_check_lakehouse(settings.lakehouse),

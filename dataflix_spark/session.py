@@ -49,7 +49,8 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) 
 
     check_java()
     builder = SparkSession.builder.appName(settings.app_name)
-    if settings.master:
+    launched_by_spark_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    if settings.master and not launched_by_spark_submit:
         builder = builder.master(settings.master)
     conf = {
         **DELTA_EXTENSIONS,
@@ -60,8 +61,15 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) 
         "spark.ui.showConsoleProgress": str(settings.show_progress_bar).lower(),
         **settings.conf,
     }
+    if os.environ.get("DATAFLIX_IVY_DIR"):
+        # Where spark.jars.packages caches Maven jars (CI keeps them inside its clone).
+        conf["spark.jars.ivy"] = os.environ["DATAFLIX_IVY_DIR"]
     for key, value in conf.items():
         builder = builder.config(key, value)
-    spark = configure_spark_with_delta_pip(builder, extra_packages=extra_packages or []).getOrCreate()
+    if launched_by_spark_submit:
+        # The JVM is already up: jars come from spark-submit's --packages (see README).
+        spark = builder.getOrCreate()
+    else:
+        spark = configure_spark_with_delta_pip(builder, extra_packages=extra_packages or []).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

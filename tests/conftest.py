@@ -1,0 +1,27 @@
+"""One session-scoped SparkSession for the whole suite: local[2], few shuffle partitions, UI off, Delta on."""
+from __future__ import annotations
+
+import pytest
+
+from dataflix_spark.config import SparkSettings
+from dataflix_spark.session import get_spark
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    settings = SparkSettings(
+        master="local[2]",
+        app_name="dataflix-tests",
+        driver_memory="2g",
+        shuffle_partitions=2,
+        conf={
+            "spark.ui.enabled": "false",
+            "spark.sql.warehouse.dir": str(warehouse),
+            "spark.default.parallelism": "2",
+            "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        },
+    )
+    session = get_spark(settings)
+    yield session
+    session.stop()
