@@ -6,6 +6,8 @@ import re
 import shutil
 import subprocess
 
+from importlib import resources
+
 from pyspark.sql import SparkSession
 
 from dataflix_spark.config import ConfigError, SparkSettings
@@ -43,6 +45,10 @@ def check_java() -> None:
         raise ConfigError(f"Java {version} found, but Spark 4 needs Java 17 or later (set JAVA_HOME)")
 
 
+def _resource(name: str) -> str:
+    return str(resources.files("dataflix_spark") / "resources" / name)
+
+
 def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) -> SparkSession:
     """Builds (or returns the running) SparkSession with Delta Lake, UTC time and the settings' tuning."""
     from delta import configure_spark_with_delta_pip
@@ -61,6 +67,8 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) 
         "spark.ui.showConsoleProgress": str(settings.show_progress_bar).lower(),
         **settings.conf,
     }
+    conf.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}")
+    conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))
     if os.environ.get("DATAFLIX_IVY_DIR"):
         # Where spark.jars.packages caches Maven jars (CI keeps them inside its clone).
         conf["spark.jars.ivy"] = os.environ["DATAFLIX_IVY_DIR"]
