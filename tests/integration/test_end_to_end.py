@@ -1,0 +1,152 @@
+"""`dataflix run` as a user runs it, on generated documents plus hand-made ones, read back with delta-rs."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from dataflix_spark.generate import generate
+from dataflix_spark.gold.build import GOLD_TABLES
+
+AS_OF = "2026-10-31"
+PEPPER = "e2e-pepper"
+HAND_USER = "u-hand-made"
+
+
+def _sha(user: str) -> str:
+    return hashlib.sha256(f"{PEPPER}:{user}".encode()).hexdigest()
+
+
+def _write_hand_made(root: Path) -> None:
+    """A session and a subscription whose gold rows are computed by hand below."""
+    events = [
+        ("h1", "start", "2026-10-20T20:00:00.000Z", 0),
+        ("h2", "play", "2026-10-20T20:00:01.500Z", 0),
+        ("h3", "pause", "2026-10-20T20:10:01.500Z", 600),
+        ("h4", "play", "2026-10-20T20:15:01.500Z", 600),
+        ("h5", "buffer", "2026-10-20T20:20:01.500Z", 900),
+        ("h6", "stop", "2026-10-20T20:30:01.500Z", 1500),
+    ]
+    lines = []
+    for doc_id, event_type, ts, pos in events:
+        doc = {"id": doc_id, "userId": HAND_USER, "sessionId": "hand-session", "contentId": "c-00001",
+               "deviceType": "console", "eventType": event_type, "timestamp": ts, "positionSec": pos, "_ts": 1793000000}
+        if event_type == "buffer":
+            doc["bufferTimeMs"] = 3000
+        lines.append(json.dumps(doc))
+    lines.append(lines[1])  # a duplicate delivery
+    (root / "playback_events" / "zz-hand.jsonl").write_text("\n".join(reversed(lines)) + "\n")
+    sub = {"id": "hand-sub", "userId": HAND_USER, "plan": "Premium", "priceMonthly": 22.99, "status": "active",
+           "startDate": "2026-01-31", "endDate": None, "cancelledAt": None, "autoRenew": True,
+           "customer": {"name": "Hand Made", "email": "hand@example.com", "country": "NZ"},
+           "payment": {"method": "card", "cardLast4": "4242"}, "_ts": 1790000000}
+    cancelled = {**sub, "status": "cancelled", "endDate": "2026-09-30", "cancelledAt": "2026-09-12T08:00:00Z",
+                 "autoRenew": False, "_ts": 1790000100}
+    (root / "subscriptions" / "zz-hand.jsonl").write_text(json.dumps(cancelled) + "\n" + json.dumps(sub) + "\n")
+
+
+@pytest.fixture(scope="module")
+def lakehouse(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    data = root / "input"
+    summary = generate(str(data), users=60, days=4, seed=7, titles=20, bad_rate=0.05, duplicate_rate=0.05,
+                       gzip_files=True)
+    _write_hand_made(data)
+    lake = root / "lakehouse"
+    env = {**os.environ, "DATAFLIX_PEPPER": PEPPER}
+    result = subprocess.run(
+        [sys.executable, "-m", "dataflix_spark.cli", "run", "--input", str(data), "--lakehouse", str(lake),
+         "--as-of", AS_OF, "--master", "local[2]"],
+        capture_output=True, text=True, timeout=900, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"path": lake, "summary": summary, "stderr": result.stderr}
+
+
+def table(lakehouse, path: str) -> DeltaTable:
+    return DeltaTable(str(lakehouse["path"] / path))
+
+
+@pytest.mark.parametrize("name", GOLD_TABLES)
+def test_gold_table_is_portable(lakehouse, name):
+    dt = table(lakehouse, f"gold/{name}")
+    protocol = dt.protocol()
+    assert protocol.min_reader_version == 1
+    assert dt.metadata().configuration.get("delta.enableDeletionVectors", "false") == "false"
+    schema = dt.to_pyarrow_dataset().schema
+    nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+    assert nested == []
+    assert dt.to_pyarrow_table().num_rows > 0
+
+
+def test_run_log_accounts_for_every_document(lakehouse):
+    log = table(lakehouse, "ops/run_log").to_pandas().set_index("container")
+    assert sorted(log.index) == ["content", "playback_events", "recommendations", "subscriptions"]
+    assert (log["read"] == log["accepted"] + log["quarantined"] + log["duplicates"]).all()
+    bad = lakehouse["summary"].bad
+    for container in log.index:
+        assert log.loc[container, "quarantined"] == sum(bad.get(container, {}).values()), container
+    written = lakehouse["summary"].counts
+    assert log.loc["playback_events", "read"] == written["playback_events"] + 7
+    assert log.loc["subscriptions", "read"] == written["subscriptions"] + 2
+    assert "read" in lakehouse["stderr"] and "quarantined" in lakehouse["stderr"]
+
+
+def test_quarantine_holds_each_bad_document_with_a_reason(lakehouse):
+    quarantine = table(lakehouse, "ops/quarantine").to_pandas()
+    assert len(quarantine) == sum(sum(kinds.values()) for kinds in lakehouse["summary"].bad.values())
+    assert quarantine["reason"].str.len().min() > 0
+    assert quarantine["raw"].notna().all()
+
+
+def test_no_personal_data_in_silver_or_gold(lakehouse):
+    for layer in ("silver", "gold"):
+        for folder in sorted((lakehouse["path"] / layer).iterdir()):
+            frame = DeltaTable(str(folder)).to_pandas()
+            assert not {"userId", "user_id", "customer", "payment", "email"} & set(frame.columns), folder
+            text = frame.astype(str).to_csv()
+            assert "@" not in text, folder
+            assert HAND_USER not in text and "4242" not in text and "Hand Made" not in text, folder
+
+
+def test_hand_made_session_row(lakehouse):
+    sessions = table(lakehouse, "gold/fact_playback_sessions").to_pandas().set_index("session_id")
+    row = sessions.loc["hand-session"]
+    assert row["user_key"] == _sha(HAND_USER)
+    assert row["device_type"] == "console"
+    assert str(row["session_date"]) == "2026-10-20"
+    assert row["startup_time_ms"] == 1500
+    # plays: 20:00:01.5→20:10:01.5 (600 s) and 20:15:01.5→20:20:01.5 (300 s); rebuffer 20:20:01.5→20:30:01.5 (600 s)
+    assert row["rebuffer_count"] == 1 and row["rebuffer_ms"] == 3000
+    assert row["watch_time_ms"] == 1_500_000 - 3000
+    assert row["pause_count"] == 1 and row["error_count"] == 0
+    assert not row["fatal_error"] and not row["exited_before_start"]
+    assert row["max_position_sec"] == 1500
+    assert row["ended_by"] == "stop"
+
+
+def test_hand_made_subscription_newest_version(lakehouse):
+    subs = table(lakehouse, "gold/fact_subscriptions").to_pandas().set_index("subscription_id")
+    row = subs.loc["hand-sub"]
+    assert row["status"] == "cancelled" and str(row["end_date"]) == "2026-09-30"
+    assert row["country"] == "NZ" and row["user_key"] == _sha(HAND_USER)
+
+
+def test_gold_tables_agree_with_each_other(lakehouse):
+    sessions = table(lakehouse, "gold/fact_playback_sessions").to_pandas()
+    qoe = table(lakehouse, "gold/agg_qoe_daily").to_pandas()
+    assert qoe["sessions"].sum() == len(sessions)
+    monthly = table(lakehouse, "gold/agg_subscriptions_monthly").to_pandas()
+    kpi = table(lakehouse, "gold/kpi_monthly").to_pandas()
+    assert kpi["revenue"].sum() == monthly["revenue"].sum()
+    assert kpi["player_sessions"].sum() == len(sessions[sessions["session_start"] < pd.Timestamp("2026-11-01", tz="UTC")])
+    dates = table(lakehouse, "gold/dim_date").to_pandas()["date"]
+    assert len(dates) == (dates.max() - dates.min()).days + 1
