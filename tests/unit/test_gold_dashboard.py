@@ -1,0 +1,358 @@
+"""Dashboard tables (metrics.md, "Dashboard"): `kpi_monthly`, `dim_user`, `dim_date`. Expected rows are
+worked out by hand from the contract; `kpi_monthly` is built as `gold.build` builds it, from
+`fact_subscriptions` and `agg_subscriptions_monthly`."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from chispa import assert_df_equality
+from pyspark.sql import types as T
+
+from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly
+from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly
+
+MONEY = T.DecimalType(12, 2)
+MONEY_SUM = T.DecimalType(18, 2)
+
+FACT_SUBSCRIPTIONS = T.StructType(
+    [
+        T.StructField("subscription_id", T.StringType()),
+        T.StructField("user_key", T.StringType()),
+        T.StructField("plan", T.StringType()),
+        T.StructField("price_monthly", MONEY),
+        T.StructField("status", T.StringType()),
+        T.StructField("start_date", T.DateType()),
+        T.StructField("end_date", T.DateType()),
+        T.StructField("cancelled_at", T.TimestampType()),
+        T.StructField("auto_renew", T.BooleanType()),
+        T.StructField("country", T.StringType()),
+    ]
+)
+SILVER_EVENTS = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("user_key", T.StringType()),
+        T.StructField("session_id", T.StringType()),
+        T.StructField("content_id", T.StringType()),
+        T.StructField("device_type", T.StringType()),
+        T.StructField("event_type", T.StringType()),
+        T.StructField("event_ts", T.TimestampType()),
+        T.StructField("event_date", T.DateType()),
+        T.StructField("position_sec", T.DoubleType()),
+        T.StructField("buffer_time_ms", T.LongType()),
+        T.StructField("error_code", T.StringType()),
+        T.StructField("fatal", T.BooleanType()),
+        T.StructField("country", T.StringType()),
+        T.StructField("app_version", T.StringType()),
+        T.StructField("cosmos_ts", T.LongType()),
+        T.StructField("run_id", T.StringType()),
+    ]
+)
+# The `fact_playback_sessions` columns the dashboard reads (plus the key).
+SESSIONS = T.StructType(
+    [
+        T.StructField("session_id", T.StringType()),
+        T.StructField("user_key", T.StringType()),
+        T.StructField("session_start", T.TimestampType()),
+    ]
+)
+DIM_CONTENT = T.StructType(
+    [
+        T.StructField("content_id", T.StringType()),
+        T.StructField("title", T.StringType()),
+        T.StructField("content_type", T.StringType()),
+        T.StructField("series_id", T.StringType()),
+        T.StructField("primary_genre", T.StringType()),
+        T.StructField("genres", T.StringType()),
+        T.StructField("language", T.StringType()),
+        T.StructField("maturity_rating", T.StringType()),
+        T.StructField("release_year", T.IntegerType()),
+        T.StructField("duration_sec", T.IntegerType()),
+    ]
+)
+SILVER_RECOMMENDATIONS = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("user_key", T.StringType()),
+        T.StructField("shown_at", T.TimestampType()),
+        T.StructField("algorithm", T.StringType()),
+        T.StructField("surface", T.StringType()),
+        T.StructField(
+            "items",
+            T.ArrayType(
+                T.StructType(
+                    [
+                        T.StructField("content_id", T.StringType()),
+                        T.StructField("rank", T.IntegerType()),
+                        T.StructField("score", T.DoubleType()),
+                    ]
+                )
+            ),
+        ),
+        T.StructField("cosmos_ts", T.LongType()),
+        T.StructField("run_id", T.StringType()),
+    ]
+)
+
+
+def d(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def ts(text: str | None) -> dt.datetime | None:
+    """A UTC timestamp (aware, so the Python process' local zone plays no part)."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc) if text else None
+
+
+def fact(spark, rows):
+    """`fact_subscriptions` from (id, user, plan, price, start, end, cancelled_at, country) tuples."""
+    return spark.createDataFrame(
+        [
+            (
+                sid, user, plan, Decimal(price), "cancelled" if cancelled else "active", d(start), d(end),
+                ts(cancelled), cancelled is None, country,
+            )
+            for sid, user, plan, price, start, end, cancelled, country in rows
+        ],
+        FACT_SUBSCRIPTIONS,
+    )
+
+
+def events(spark, rows):
+    """Silver playback events from (id, user, session, event_type, timestamp, country) tuples."""
+    return spark.createDataFrame(
+        [
+            (
+                eid, user, session, "c1", "tv", event_type, ts(at), d(at[:10]), 0.0,
+                1500 if event_type == "buffer" else None,
+                "DECODE" if event_type == "error" else None,
+                False if event_type == "error" else None,
+                country, "1.0", 1, "run",
+            )
+            for eid, user, session, event_type, at, country in rows
+        ],
+        SILVER_EVENTS,
+    )
+
+
+def sessions(spark, rows):
+    return spark.createDataFrame([(sid, user, ts(start)) for sid, user, start in rows], SESSIONS)
+
+
+def catalogue(spark, content_ids):
+    return spark.createDataFrame(
+        [(c, f"Title {c}", "movie", None, "Drama", "Drama", "en", "PG", 2020, 5400) for c in content_ids],
+        DIM_CONTENT,
+    )
+
+
+KPI_MONTHLY = T.StructType(
+    [
+        T.StructField("month", T.DateType()),
+        T.StructField("revenue", MONEY_SUM),
+        T.StructField("subscribers", T.LongType()),
+        T.StructField("new_subscribers", T.LongType()),
+        T.StructField("cancellations", T.LongType()),
+        T.StructField("content_count", T.LongType()),
+        T.StructField("player_sessions", T.LongType()),
+        T.StructField("buffer_events", T.LongType()),
+        T.StructField("playback_errors", T.LongType()),
+    ]
+)
+
+
+def kpi(spark, rows):
+    """Expected `kpi_monthly` rows: month as "YYYY-MM", revenue as text."""
+    return spark.createDataFrame(
+        [(d(f"{m}-01"), Decimal(revenue), *counts) for m, revenue, *counts in rows], KPI_MONTHLY
+    )
+
+
+def build_kpi(fact_subscriptions, playback_sessions, playback_events, dim_content, as_of):
+    monthly = build_agg_subscriptions_monthly(fact_subscriptions, as_of)
+    return build_kpi_monthly(fact_subscriptions, monthly, playback_sessions, playback_events, dim_content, as_of)
+
+
+# --- kpi_monthly -----------------------------------------------------------------------------------
+
+
+def test_kpi_monthly_from_earliest_event_month_to_as_of_month(spark):
+    as_of = dt.date(2027, 3, 10)  # l: Dec 31, Jan 31, Feb 28, and Mar 10 (the as-of date)
+    subscriptions = fact(
+        spark,
+        [
+            # Billed Jan 5, Feb 5, Mar 5.
+            ("s1", "u1", "Basic", "9.99", "2027-01-05", None, None, "US"),
+            # Billed Jan 20 only (Feb 20 = endDate); cancelled Feb 1.
+            ("s2", "u2", "Premium", "19.99", "2027-01-20", "2027-02-20", "2027-02-01T08:00:00", "GB"),
+            # u2 comes back on another plan: not a new subscriber. Billed Mar 1.
+            ("s3", "u2", "Standard", "14.99", "2027-03-01", None, None, "GB"),
+            # Billed Feb 10 and Mar 10 (= as-of date); cancelled Feb 25; a subscriber on Mar 10, gone Mar 20.
+            ("s4", "u3", "Basic", "9.99", "2027-02-10", "2027-03-20", "2027-02-25T00:00:00", "DE"),
+        ],
+    )
+    playback_events = events(
+        spark,
+        [
+            # The earliest event (December 2026) starts the grid, before the first subscription.
+            ("e1", "u4", "A", "start", "2026-12-31T23:59:59", None),
+            ("e2", "u4", "A", "buffer", "2027-01-01T00:00:05", None),  # counted in January (its own month)
+            ("e3", "u1", "B", "start", "2027-01-15T20:00:00", None),
+            ("e4", "u1", "B", "error", "2027-01-15T20:00:02", None),
+            ("e5", "u1", "D", "start", "2027-02-28T23:30:00", None),
+            ("e6", "u1", "D", "buffer", "2027-03-01T00:10:00", None),
+            ("e7", "u3", "C", "start", "2027-03-09T18:00:00", None),
+            ("e8", "u3", "C", "buffer", "2027-03-09T18:05:00", None),
+            ("e9", "u3", "C", "error", "2027-03-09T18:06:00", None),
+            ("e10", "u3", "C", "error", "2027-03-09T18:07:00", None),
+        ],
+    )
+    playback_sessions = sessions(
+        spark,
+        [
+            ("A", "u4", "2026-12-31T23:59:59"),
+            ("B", "u1", "2027-01-15T20:00:00"),
+            ("D", "u1", "2027-02-28T23:30:00"),  # runs into March; counted in February, when it started
+            ("C", "u3", "2027-03-09T18:00:00"),
+        ],
+    )
+    expected = kpi(
+        spark,
+        [
+            # month, revenue, subscribers, new, cancellations, content, sessions, buffers, errors
+            ("2026-12", "0.00", 0, 0, 0, 3, 1, 0, 0),
+            ("2027-01", "29.98", 2, 2, 0, 3, 1, 1, 1),  # s1 + s2
+            ("2027-02", "19.98", 2, 1, 2, 3, 1, 0, 0),  # s1 + s4; on Feb 28: u1, u3
+            ("2027-03", "34.97", 3, 0, 0, 3, 1, 2, 2),  # s1 + s3 + s4; on Mar 10: u1, u2, u3
+        ],
+    )
+    actual = build_kpi(subscriptions, playback_sessions, playback_events, catalogue(spark, ["c1", "c2", "c3"]), as_of)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_kpi_monthly_from_earliest_subscription_without_events_or_catalogue(spark):
+    as_of = dt.date(2027, 3, 1)
+    subscriptions = fact(spark, [("s1", "u1", "Basic", "9.99", "2027-02-10", None, None, "US")])
+    expected = kpi(
+        spark,
+        [
+            ("2027-02", "9.99", 1, 1, 0, 0, 0, 0, 0),
+            ("2027-03", "0.00", 1, 0, 0, 0, 0, 0, 0),  # next billing Mar 10 is after the as-of date
+        ],
+    )
+    actual = build_kpi(subscriptions, sessions(spark, []), events(spark, []), catalogue(spark, []), as_of)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# --- dim_user --------------------------------------------------------------------------------------
+
+DIM_USER = T.StructType(
+    [
+        T.StructField("user_key", T.StringType()),
+        T.StructField("country", T.StringType()),
+        T.StructField("first_subscription_date", T.DateType()),
+        T.StructField("current_plan", T.StringType()),
+        T.StructField("is_subscriber", T.BooleanType()),
+    ]
+)
+
+
+def test_dim_user_one_row_per_user_seen_anywhere(spark):
+    as_of = dt.date(2027, 3, 10)
+    subscriptions = fact(
+        spark,
+        [
+            ("s1", "u1", "Basic", "9.99", "2027-01-05", None, None, "US"),
+            ("s2", "u2", "Premium", "19.99", "2027-01-20", "2027-02-20", "2027-02-01T08:00:00", "GB"),
+            ("s3", "u2", "Standard", "14.99", "2027-03-01", None, None, "IE"),
+            ("s4", "u3", "Basic", "9.99", "2027-02-10", "2027-03-20", None, None),
+            ("s7", "u7", "Premium", "19.99", "2027-01-01", "2027-03-10", None, "NL"),  # ends on the as-of date
+            ("s8", "u8", "Standard", "14.99", "2027-03-10", None, None, "SE"),  # starts on the as-of date
+        ],
+    )
+    playback_events = events(
+        spark,
+        [
+            ("e1", "u1", "A", "start", "2027-02-01T10:00:00", "CA"),
+            ("e2", "u3", "B", "start", "2027-02-11T10:00:00", "DE"),
+            ("e3", "u4", "C", "start", "2027-01-01T10:00:00", "FR"),
+            ("e4", "u4", "D", "start", "2027-02-01T10:00:00", "ES"),
+            ("e5", "u4", "E", "start", "2027-03-01T10:00:00", None),
+        ],
+    )
+    recommendations = spark.createDataFrame(
+        [
+            ("r1", "u1", ts("2027-02-01T09:00:00"), "trending", "home_row", [("c1", 1, 0.9)], 1, "run"),
+            ("r2", "u6", ts("2027-02-01T09:00:00"), "trending", "home_row", [("c1", 1, 0.9)], 1, "run"),
+        ],
+        SILVER_RECOMMENDATIONS,
+    )
+    expected = spark.createDataFrame(
+        [
+            ("u1", "US", d("2027-01-05"), "Basic", True),  # the subscription's country, not the events'
+            ("u2", "IE", d("2027-01-20"), "Standard", True),  # latest subscription's country
+            ("u3", "DE", d("2027-02-10"), "Basic", True),  # no country on the subscription: the events'
+            ("u4", "ES", None, None, False),  # events only: latest event with a country
+            ("u6", None, None, None, False),  # recommendations only
+            ("u7", "NL", d("2027-01-01"), None, False),  # endDate = as-of date: not active on it
+            ("u8", "SE", d("2027-03-10"), "Standard", True),  # startDate = as-of date: active on it
+        ],
+        DIM_USER,
+    )
+    actual = build_dim_user(subscriptions, playback_events, recommendations, as_of)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# --- dim_date --------------------------------------------------------------------------------------
+
+DIM_DATE = T.StructType(
+    [
+        T.StructField("date", T.DateType()),
+        T.StructField("year", T.IntegerType()),
+        T.StructField("month", T.DateType()),
+        T.StructField("month_name", T.StringType()),
+        T.StructField("day_of_week", T.IntegerType()),
+        T.StructField("is_weekend", T.BooleanType()),
+    ]
+)
+
+
+def dates(spark, name, values):
+    return spark.createDataFrame([(d(v),) for v in values], T.StructType([T.StructField(name, T.DateType())]))
+
+
+def test_dim_date_contiguous_across_a_year_end(spark):
+    date_columns = [
+        dates(spark, "session_date", ["2027-12-30", None]),
+        dates(spark, "end_date", [None]),
+        dates(spark, "month", ["2028-01-01"]),
+        dates(spark, "date", ["2028-01-02"]),
+    ]
+    expected = spark.createDataFrame(
+        [
+            # 2027-01-01 is a Friday and 2027 has 365 days, so 2028-01-01 is a Saturday.
+            (d("2027-12-30"), 2027, d("2027-12-01"), "December", 4, False),
+            (d("2027-12-31"), 2027, d("2027-12-01"), "December", 5, False),  # no input has this date
+            (d("2028-01-01"), 2028, d("2028-01-01"), "January", 6, True),
+            (d("2028-01-02"), 2028, d("2028-01-01"), "January", 7, True),
+        ],
+        DIM_DATE,
+    )
+    actual = build_dim_date(date_columns, dt.date(2027, 12, 31))
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_dim_date_extends_to_the_as_of_date(spark):
+    expected = spark.createDataFrame(
+        [
+            (d("2027-02-26"), 2027, d("2027-02-01"), "February", 5, False),  # Friday
+            (d("2027-02-27"), 2027, d("2027-02-01"), "February", 6, True),
+            (d("2027-02-28"), 2027, d("2027-02-01"), "February", 7, True),
+            (d("2027-03-01"), 2027, d("2027-03-01"), "March", 1, False),  # Monday
+            (d("2027-03-02"), 2027, d("2027-03-01"), "March", 2, False),
+        ],
+        DIM_DATE,
+    )
+    actual = build_dim_date([dates(spark, "start_date", ["2027-02-26"])], dt.date(2027, 3, 2))
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
