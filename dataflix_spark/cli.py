@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from dataflix_spark.config import ConfigError, Settings, load_settings, parse_as_of, resolve_pepper
+from dataflix_spark.ops.lock import RunLockedError
 
 log = logging.getLogger("dataflix")
 
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: today, UTC)")
     run.add_argument("--conf", help="YAML settings file (see conf/)")
     run.add_argument("--master", help="Spark master URL, e.g. local[2] or spark://host:7077")
+    run.add_argument("--full-refresh", action="store_true", help="rebuild silver and gold from all of bronze")
     run.add_argument("--progress-bar", action="store_true", help="show Spark's own progress bar")
 
     gen = commands.add_parser("generate", help="write realistic synthetic source documents")
@@ -106,6 +108,7 @@ def command_run(args: argparse.Namespace) -> int:
         lakehouse=_check_lakehouse(settings.lakehouse),
         as_of=as_of,
         pepper=resolve_pepper(),
+        full_refresh=args.full_refresh,
     )
     spark = get_spark(settings.spark)
     counts = run(spark, opts)
@@ -157,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dataflix: error: {exc}", file=sys.stderr)
         return 2
+    except RunLockedError as exc:
+        print(f"dataflix: error: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("dataflix: interrupted", file=sys.stderr)
         return 130

@@ -1,10 +1,16 @@
-"""The batch job: source → bronze → silver → gold, with run accounting. `run` wires it; no logic here."""
+"""The batch job: source → bronze → silver → gold, with run accounting. `run` wires it; no logic here.
+
+Runs are incremental: a source file already in bronze is not read again, and bronze rows of a
+run that never logged (it was killed) are processed by the next run. Silver is merged (newest
+`_ts` per id wins) and gold is rebuilt from silver, so gold after any sequence of runs equals
+one run over every document received so far. `full_refresh` rebuilds silver from all of bronze.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -14,12 +20,20 @@ from dataflix_spark.bronze.ingest import to_bronze
 from dataflix_spark.gold import build as gold_build
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.ops.accounting import ContainerCounts, format_summary, run_log_rows
+from dataflix_spark.ops.lock import gold_build_interrupted, gold_build_marker, run_lock
 from dataflix_spark.ops.progress import Progress
 from dataflix_spark.schemas import CONTAINERS
 from dataflix_spark.silver.conform import rank_versions, to_silver_rows
 from dataflix_spark.silver.validate import accepted, parse_documents, quarantined
-from dataflix_spark.sinks.delta import append_table, read_table, upsert_newer
-from dataflix_spark.sources.local_json import list_container_files, read_json_lines
+from dataflix_spark.sinks.delta import (
+    append_table,
+    overwrite_table,
+    read_table,
+    replace_rows,
+    table_exists,
+    upsert_newer,
+)
+from dataflix_spark.sources.local_json import file_key, list_container_files, read_json_lines
 
 log = logging.getLogger("dataflix")
 
@@ -31,36 +45,75 @@ class RunOptions:
     as_of: dt.date
     pepper: str
     run_id: str = ""
+    full_refresh: bool = False
 
     def with_run_id(self) -> "RunOptions":
         if self.run_id:
             return self
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        return RunOptions(self.input_dir, self.lakehouse, self.as_of, self.pepper, f"{stamp}-{uuid.uuid4().hex[:8]}")
+        return replace(self, run_id=f"{stamp}-{uuid.uuid4().hex[:8]}")
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+def _sql_list(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def new_files(spark: SparkSession, lake: Lakehouse, container: str, files: list[str]) -> list[str]:
+    """The files bronze does not hold yet. (Collects one row per *file* ingested, not per document.)"""
+    if not table_exists(spark, lake.bronze(container)):
+        return files
+    held = read_table(spark, lake.bronze(container)).select("source_file").distinct().collect()
+    known = {file_key(row[0]) for row in held}
+    return [f for f in files if file_key(f) not in known]
+
+
+def unlogged_runs(spark: SparkSession, lake: Lakehouse, container: str) -> list[str]:
+    """Run ids with rows in bronze but no run-log row for this container: runs that were killed."""
+    if not table_exists(spark, lake.bronze(container)):
+        return []
+    in_bronze = read_table(spark, lake.bronze(container)).select("run_id").distinct()
+    if table_exists(spark, lake.ops("run_log")):
+        logged = read_table(spark, lake.ops("run_log")).where(F.col("container") == container).select("run_id")
+        in_bronze = in_bronze.join(logged, on="run_id", how="left_anti")
+    return sorted(row[0] for row in in_bronze.collect())
+
+
 def ingest_container(spark: SparkSession, opts: RunOptions, container: str, progress: Progress) -> ContainerCounts:
-    """Reads one container's files into bronze, validates, quarantines and merges into silver."""
+    """New files → bronze; then this run's (and any killed run's) bronze rows are validated,
+    quarantined and merged into silver. With `full_refresh`, all of bronze rebuilds silver."""
     lake = Lakehouse(opts.lakehouse)
     started = _now()
-    files = list_container_files(spark, opts.input_dir, container)
-    source = read_json_lines(spark, files)
-    append_table(source.transform(to_bronze(container, opts.run_id, started)), lake.bronze(container))
-    this_run = read_table(spark, lake.bronze(container)).where(F.col("run_id") == opts.run_id)
+    pending = unlogged_runs(spark, lake, container)
+    files = new_files(spark, lake, container, list_container_files(spark, opts.input_dir, container))
+    if files:
+        append_table(read_json_lines(spark, files).transform(to_bronze(container, opts.run_id, started)),
+                     lake.bronze(container))
+    if not (files or pending or opts.full_refresh) or not table_exists(spark, lake.bronze(container)):
+        progress.stage(f"{container}: no new files")
+        return ContainerCounts(opts.run_id, container, 0, 0, 0, 0, 0, started, _now())
+    bronze = read_table(spark, lake.bronze(container))
+    runs = sorted(set(pending) | {opts.run_id})
+    batch = bronze if opts.full_refresh else bronze.where(F.col("run_id").isin(runs))
+    scope = f"container = '{container}'" + ("" if opts.full_refresh else f" AND run_id IN ({_sql_list(runs)})")
 
-    parsed = this_run.transform(parse_documents(container, opts.as_of)).persist(StorageLevel.MEMORY_AND_DISK)
+    parsed = batch.transform(parse_documents(container, opts.as_of)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         totals = parsed.agg(
             F.count(F.lit(1)).alias("read"), F.count(F.when(F.size("reasons") > 0, True)).alias("quarantined")
         ).head()
-        append_table(quarantined(parsed), lake.ops("quarantine"))
+        # Replaced, not appended, so that re-processing a killed run's rows never doubles them.
+        replace_rows(spark, quarantined(parsed), lake.ops("quarantine"), scope)
         newest = accepted(parsed).transform(rank_versions).where(F.col("version_rank") == 1)
         silver_rows = newest.transform(to_silver_rows(container, opts.pepper))
-        changed = upsert_newer(spark, silver_rows, lake.silver(container))
+        if opts.full_refresh:
+            overwrite_table(silver_rows, lake.silver(container))
+            changed = read_table(spark, lake.silver(container)).count()
+        else:
+            changed = upsert_newer(spark, silver_rows, lake.silver(container))
         unknown = _unknown_content(spark, lake, silver_rows) if container == "playback_events" else 0
     finally:
         parsed.unpersist()
@@ -77,8 +130,9 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
         started_at=started,
         finished_at=_now(),
     )
+    resumed = f" (+ rows of {len(pending)} unfinished earlier run(s))" if pending else ""
     progress.stage(
-        f"{container}: {len(files)} files, {counts.read:,} read, {counts.accepted:,} accepted, "
+        f"{container}: {len(files)} new files{resumed}, {counts.read:,} read, {counts.accepted:,} accepted, "
         f"{counts.quarantined:,} quarantined, {counts.duplicates:,} duplicates"
     )
     return counts
@@ -89,15 +143,37 @@ def _unknown_content(spark: SparkSession, lake: Lakehouse, events: DataFrame) ->
     return events.join(catalogue, on="content_id", how="left_anti").count()
 
 
+def _gold_is_current(spark: SparkSession, lake: Lakehouse, opts: RunOptions, counts: list[ContainerCounts]) -> bool:
+    """True when silver did not change and the last logged run built gold for the same as-of date
+    (and no killed run left a gold build half done)."""
+    if opts.full_refresh or any(c.read for c in counts) or not table_exists(spark, lake.ops("run_log")):
+        return False
+    if gold_build_interrupted(opts.lakehouse):
+        return False
+    if not all(table_exists(spark, lake.gold(name)) for name in gold_build.GOLD_TABLES):
+        return False
+    last = read_table(spark, lake.ops("run_log")).agg(F.max_by("as_of", "finished_at")).head()[0]
+    return last == opts.as_of
+
+
 def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
     """One pipeline run over the input folder; returns the per-container accounting."""
     opts = opts.with_run_id()
-    progress = Progress()
     lake = Lakehouse(opts.lakehouse)
-    log.info("run %s: input %s, lakehouse %s, as-of %s", opts.run_id, opts.input_dir, opts.lakehouse, opts.as_of)
-    counts = [ingest_container(spark, opts, container, progress) for container in CONTAINERS]
-    gold_build.build_all(spark, lake, opts.as_of, progress)
-    append_table(run_log_rows(spark, counts), lake.ops("run_log"))
-    progress.stage("run log appended")
+    with run_lock(opts.lakehouse, opts.run_id):
+        progress = Progress()
+        mode = "full refresh" if opts.full_refresh else "incremental"
+        log.info("run %s (%s): input %s, lakehouse %s, as-of %s", opts.run_id, mode, opts.input_dir,
+                 opts.lakehouse, opts.as_of)
+        counts = [ingest_container(spark, opts, container, progress) for container in CONTAINERS]
+        if _gold_is_current(spark, lake, opts, counts):
+            progress.stage("gold is current: no new documents and the same as-of date as the last run")
+            append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
+        else:
+            # The marker outlives a killed gold build, so the next run rebuilds gold whatever it reads.
+            with gold_build_marker(opts.lakehouse):
+                gold_build.build_all(spark, lake, opts.as_of, progress)
+                append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
+        progress.stage("run log appended")
     log.info("run %s summary:\n%s", opts.run_id, format_summary(counts))
     return counts

@@ -147,5 +147,6 @@ RUN_LOG_SCHEMA = T.StructType(
         T.StructField("unknown_content", T.LongType(), False),
         T.StructField("started_at", T.TimestampType(), False),
         T.StructField("finished_at", T.TimestampType(), False),
+        T.StructField("as_of", T.DateType(), False),
     ]
 )

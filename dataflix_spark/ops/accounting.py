@@ -25,8 +25,9 @@ class ContainerCounts:
         return self.read == self.accepted + self.quarantined + self.duplicates
 
 
-def run_log_rows(spark: SparkSession, counts: list[ContainerCounts]) -> DataFrame:
-    return spark.createDataFrame([asdict(c) for c in counts], RUN_LOG_SCHEMA)
+def run_log_rows(spark: SparkSession, counts: list[ContainerCounts], as_of: dt.date) -> DataFrame:
+    """The run's `ops/run_log` rows (one per container; `as_of` is an extra column)."""
+    return spark.createDataFrame([{**asdict(c), "as_of": as_of} for c in counts], RUN_LOG_SCHEMA)
 
 
 def format_summary(counts: list[ContainerCounts]) -> str:

@@ -43,6 +43,14 @@ def append_table(df: DataFrame, path: str) -> None:
     _writer(df, "append").save(path)
 
 
+def replace_rows(spark: SparkSession, df: DataFrame, path: str, condition: str) -> None:
+    """Atomically replaces the rows matching `condition` (a SQL predicate every row of `df` meets)."""
+    assert_portable_schema(df)
+    if not table_exists(spark, path):
+        append_table(df.limit(0), path)
+    _writer(df, "overwrite").option("replaceWhere", condition).save(path)
+
+
 def table_exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
@@ -56,6 +64,7 @@ def upsert_newer(spark: SparkSession, df: DataFrame, path: str, key: str = "doc_
     if not table_exists(spark, path):
         append_table(df.limit(0), path)
     table = DeltaTable.forPath(spark, path)
+    before = table.history(1).select("version").head()[0]
     (
         table.alias("t")
         .merge(df.alias("s"), f"t.{key} = s.{key}")
@@ -63,7 +72,10 @@ def upsert_newer(spark: SparkSession, df: DataFrame, path: str, key: str = "doc_
         .whenNotMatchedInsertAll()
         .execute()
     )
-    metrics = table.history(1).select("operationMetrics").head()[0]
+    last = table.history(1).select("version", "operationMetrics").head()
+    if last["version"] == before:
+        return 0  # nothing to merge: Delta commits nothing
+    metrics = last["operationMetrics"]
     return int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
 
 

@@ -1,22 +1,30 @@
 """The local source: JSON Lines files in a folder per container (`*.json`, `*.jsonl`, `*.gz`)."""
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 SOURCE_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
 
 
+def file_key(location: str) -> str:
+    """One spelling per file, whether Spark percent-encoded it (`_metadata.file_path`, kept in
+    bronze's `source_file`) or Hadoop listed it: decoded, `file:///x` as `file:/x`."""
+    return re.sub(r"^file:/+", "file:/", unquote(location))
+
+
 def list_container_files(spark: SparkSession, input_dir: str, container: str) -> list[str]:
-    """Fully qualified paths of the container's source files, sorted (any Hadoop file system)."""
+    """The container's source files, sorted (any Hadoop file system)."""
     jvm = spark.sparkContext._jvm
     folder = jvm.org.apache.hadoop.fs.Path(f"{input_dir.rstrip('/')}/{container}")
     fs = folder.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(folder):
         return []
-    statuses = fs.listStatus(folder)
-    paths = [s.getPath().toString() for s in statuses if s.isFile()]
-    return sorted(p for p in paths if p.endswith(SOURCE_SUFFIXES))
+    paths = [status.getPath() for status in fs.listStatus(folder) if status.isFile()]
+    return sorted(p.toString() for p in paths if p.getName().endswith(SOURCE_SUFFIXES))
 
 
 def read_json_lines(spark: SparkSession, files: list[str]) -> DataFrame:
