@@ -1,0 +1,144 @@
+"""Incremental runs: any sequence of runs gives the gold of one run over everything received."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from deltalake import DeltaTable
+
+from dataflix_spark.generate import generate
+from dataflix_spark.gold.build import GOLD_TABLES
+from dataflix_spark.ops.lock import LOCK_NAME, RunLockedError
+from dataflix_spark.pipeline import RunOptions, run
+
+AS_OF = dt.date(2026, 10, 31)
+
+
+def _copy(files: list[Path], source: Path, target: Path) -> None:
+    for f in files:
+        destination = target / f.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, destination)
+
+
+def _documents(path: Path) -> list[dict]:
+    docs = []
+    for line in path.read_text().splitlines():
+        try:
+            docs.append(json.loads(line))
+        except ValueError:
+            continue  # the generator's invalid-JSON lines
+    return docs
+
+
+def _late_documents(folder: Path) -> None:
+    """A later file: a cancellation (newer version of an open subscription), a re-delivered event,
+    and a late event for an already published session, carrying an unknown new field."""
+    subs = _documents(folder / "subscriptions" / "subscriptions.jsonl")
+    cancelled_ids = {s["id"] for s in subs if s.get("status") == "cancelled"}
+    sub = next(s for s in subs if s.get("status") == "active" and s.get("endDate") is None
+               and s["id"] not in cancelled_ids and not s["id"].startswith("sub-bad"))
+    cancelled = {**sub, "status": "cancelled", "cancelledAt": "2026-10-30T12:00:00Z", "endDate": "2026-10-31",
+                 "autoRenew": False, "_ts": sub["_ts"] + 10_000_000}
+    events_file = sorted((folder / "playback_events").iterdir())[0]
+    event = next(e for e in _documents(events_file) if e.get("eventType") == "play" and not e["id"].startswith("e-bad"))
+    late = {**event, "id": event["id"] + "-late", "eventType": "pause", "llmInteraction": {"prompt": "hi"}}
+    (folder / "subscriptions" / "zz-late.jsonl").write_text(json.dumps(cancelled) + "\n")
+    (folder / "playback_events" / "zz-late.jsonl").write_text(json.dumps(event) + "\n" + json.dumps(late) + "\n")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("incremental")
+    source = root / "all"
+    generate(str(source), users=30, days=4, seed=11, titles=15, bad_rate=0.03, duplicate_rate=0.05)
+    _late_documents(source)
+    return root, source
+
+
+def _gold(spark, lakehouse: Path, name: str):
+    return spark.read.format("delta").load(str(lakehouse / "gold" / name))
+
+
+def _options(input_dir: Path, lakehouse: Path, **kwargs) -> RunOptions:
+    return RunOptions(input_dir=str(input_dir), lakehouse=str(lakehouse), as_of=AS_OF, pepper="p", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def full_and_incremental(spark, generated):
+    root, source = generated
+    run(spark, _options(source, root / "full"))
+
+    landing = root / "landing"
+    every_file = sorted(p for p in source.rglob("*.jsonl"))
+    late = [p for p in every_file if p.name.startswith("zz-")]
+    events = sorted(p for p in every_file if p.parent.name == "playback_events" and p not in late)
+    first = [p for p in every_file if p not in late and p not in events[2:]]
+    _copy(first, source, landing)
+    first_counts = run(spark, _options(landing, root / "incremental"))
+    _copy([p for p in every_file if p not in first], source, landing)
+    second_counts = run(spark, _options(landing, root / "incremental"))
+    third_counts = run(spark, _options(landing, root / "incremental"))
+    return root, first_counts, second_counts, third_counts
+
+
+@pytest.mark.parametrize("name", GOLD_TABLES)
+def test_incremental_gold_equals_one_full_run(spark, full_and_incremental, name):
+    root = full_and_incremental[0]
+    assert_df_equality(_gold(spark, root / "incremental", name), _gold(spark, root / "full", name),
+                       ignore_row_order=True, ignore_nullable=True)
+
+
+def test_later_runs_read_only_new_files(full_and_incremental, generated):
+    _, first, second, third = full_and_incremental
+    by_container = {c.container: c for c in second}
+    assert by_container["subscriptions"].read == 1  # only zz-late.jsonl
+    assert by_container["subscriptions"].accepted == 1  # the cancellation replaced the active version
+    assert by_container["content"].read == 0
+    assert all(c.read == 0 and c.accepted == 0 for c in third)
+    assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in first + second)
+    # The re-delivered event in zz-late.jsonl is a duplicate across files.
+    assert by_container["playback_events"].duplicates >= 1
+
+
+def test_rerun_without_new_files_leaves_gold_untouched(full_and_incremental):
+    root = full_and_incremental[0]
+    for name in GOLD_TABLES:
+        history = DeltaTable(str(root / "incremental" / "gold" / name)).history()
+        assert len(history) == 2, name  # written by the first and second run only
+
+
+def test_unknown_fields_stay_in_bronze(spark, full_and_incremental):
+    root = full_and_incremental[0]
+    bronze = spark.read.format("delta").load(str(root / "incremental" / "bronze" / "playback_events"))
+    assert bronze.where(bronze.raw.contains("llmInteraction")).count() >= 1
+    silver = spark.read.format("delta").load(str(root / "incremental" / "silver" / "playback_events"))
+    assert "llmInteraction" not in silver.columns
+
+
+def test_full_refresh_rebuilds_the_same_gold(spark, full_and_incremental):
+    root = full_and_incremental[0]
+    counts = run(spark, _options(root / "landing", root / "incremental", full_refresh=True))
+    assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in counts)
+    for name in ("fact_playback_sessions", "agg_subscriptions_monthly", "kpi_monthly"):
+        assert_df_equality(_gold(spark, root / "incremental", name), _gold(spark, root / "full", name),
+                           ignore_row_order=True, ignore_nullable=True)
+    quarantine = DeltaTable(str(root / "incremental" / "ops" / "quarantine")).to_pandas()
+    full_quarantine = DeltaTable(str(root / "full" / "ops" / "quarantine")).to_pandas()
+    assert len(quarantine) == len(full_quarantine)  # replaced, not appended again
+
+
+def test_a_live_lock_stops_a_second_run(spark, generated, tmp_path):
+    _, source = generated
+    lakehouse = tmp_path / "locked"
+    lakehouse.mkdir()
+    (lakehouse / LOCK_NAME).write_text(json.dumps({"run_id": "other", "pid": os.getpid(), "host": socket.gethostname()}))
+    with pytest.raises(RunLockedError, match="another dataflix run is using lakehouse"):
+        run(spark, _options(source, lakehouse))
+    assert not (lakehouse / "bronze").exists()
