@@ -10,6 +10,7 @@ from typing import Callable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from dataflix_spark.schemas import (
     CONTENT_TYPES,
@@ -24,7 +25,28 @@ from dataflix_spark.schemas import (
 )
 from dataflix_spark.silver.readers import READERS, read_double, read_int
 
-EARLIEST_EVENT = dt.datetime(2000, 1, 1)
+# Time-zone aware: a naive datetime literal would be read in the driver process' local zone.
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+# Spark's JSON functions read the first value of a text, ignore whatever follows it and accept
+# single quotes and NaN. Read strictly, a line holding exactly one JSON value is an array of one
+# value when wrapped as `[line]` and of two as `[line, 0]`; anything after the value breaks one of them.
+_STRICT_JSON = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
+
+
+def _values_in(raw: Column, tail: str) -> Column:
+    wrapped = F.concat(F.lit("["), raw, F.lit(tail))
+    return F.size(F.from_json(wrapped, T.ArrayType(T.StringType()), _STRICT_JSON))
+
+
+def _is_one_json_object(raw: Column) -> Column:
+    one_value = (_values_in(raw, "]") == 1) & (_values_in(raw, ", 0]") == 2)
+    return F.coalesce(F.json_object_keys(raw).isNotNull() & one_value, F.lit(False))
+
+
+def _read_array(text: Column, schema: T.DataType) -> Column:
+    """The JSON array parsed with `schema`; null when the text is no array (from_json reads an object as one)."""
+    return F.when(F.json_array_length(text).isNotNull(), F.from_json(text, schema))
 
 
 def _field_reasons(container: str) -> list[Column]:
@@ -121,9 +143,9 @@ def _typed_columns(container: str) -> list[Column]:
             continue
         columns.append(READERS[field.kind](text).alias(field.column))
     if container == "content":
-        columns.append(F.from_json(F.col("doc.genres"), GENRES_SCHEMA).alias("genres"))
+        columns.append(_read_array(F.col("doc.genres"), GENRES_SCHEMA).alias("genres"))
     if container == "recommendations":
-        columns.append(F.from_json(F.col("doc.items"), RAW_ITEMS_SCHEMA).alias("items_raw"))
+        columns.append(_read_array(F.col("doc.items"), RAW_ITEMS_SCHEMA).alias("items_raw"))
     return columns
 
 
@@ -136,7 +158,7 @@ def parse_documents(container: str, as_of: dt.date) -> Callable[[DataFrame], Dat
         typed = parsed.select("*", *_typed_columns(container))
         checks = _field_reasons(container) + _RULES[container](as_of)
         reasons = F.when(
-            F.json_object_keys("raw").isNull(), F.array(F.lit("not a valid JSON object"))
+            ~_is_one_json_object(F.col("raw")), F.array(F.lit("not a valid JSON object"))
         ).otherwise(F.array_compact(F.array(*checks)))
         return typed.withColumn("reasons", reasons)
 
