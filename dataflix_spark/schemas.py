@@ -1,4 +1,4 @@
-"""Explicit schemas: how each source container is parsed, and the silver tables' types.
+"""Explicit schemas: how each source container is parsed, and the bronze, silver and gold tables' types.
 
 Source documents are parsed with every scalar field read as *text* (Spark renders a JSON
 number or boolean as its text), so that a value of the wrong type is seen and quarantined
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 CONTAINERS = ("content", "subscriptions", "playback_events", "recommendations")
@@ -124,6 +126,124 @@ BRONZE_SCHEMA = T.StructType(
         T.StructField("ingested_at", T.TimestampType(), False),
     ]
 )
+
+STRING = T.StringType()
+INT = T.IntegerType()
+LONG = T.LongType()
+DOUBLE = T.DoubleType()
+BOOLEAN = T.BooleanType()
+DATE = T.DateType()
+TIMESTAMP = T.TimestampType()  # never timestamp_ntz: see sinks.delta
+
+
+def table_schema(*columns: tuple[str, T.DataType]) -> T.StructType:
+    """A table's columns in order, each declared nullable (nullability is left to the builders)."""
+    return T.StructType([T.StructField(name, kind, True) for name, kind in columns])
+
+
+# Silver: one table per container, as `silver.conform.to_silver_rows` writes it.
+_LINEAGE = (("cosmos_ts", LONG), ("run_id", STRING))
+SILVER_SCHEMAS: dict[str, T.StructType] = {
+    "content": table_schema(
+        ("doc_id", STRING), ("content_id", STRING), ("title", STRING), ("content_type", STRING),
+        ("series_id", STRING), ("genres", GENRES_SCHEMA), ("language", STRING), ("maturity_rating", STRING),
+        ("release_year", INT), ("duration_sec", INT), *_LINEAGE,
+    ),
+    "subscriptions": table_schema(
+        ("doc_id", STRING), ("user_key", STRING), ("plan", STRING), ("price_monthly", MONEY), ("status", STRING),
+        ("start_date", DATE), ("end_date", DATE), ("cancelled_at", TIMESTAMP), ("auto_renew", BOOLEAN),
+        ("country", STRING), *_LINEAGE,
+    ),
+    "playback_events": table_schema(
+        ("doc_id", STRING), ("user_key", STRING), ("session_id", STRING), ("content_id", STRING),
+        ("device_type", STRING), ("event_type", STRING), ("event_ts", TIMESTAMP), ("event_date", DATE),
+        ("position_sec", DOUBLE), ("buffer_time_ms", LONG), ("error_code", STRING), ("fatal", BOOLEAN),
+        ("country", STRING), ("app_version", STRING), *_LINEAGE,
+    ),
+    "recommendations": table_schema(
+        ("doc_id", STRING), ("user_key", STRING), ("shown_at", TIMESTAMP), ("algorithm", STRING),
+        ("surface", STRING), ("items", T.ArrayType(ITEM_TYPE, containsNull=False)), *_LINEAGE,
+    ),
+}
+
+# Gold: one table per name in `gold.build.GOLD_TABLES`, scalar columns only (metrics.md).
+GOLD_SCHEMAS: dict[str, T.StructType] = {
+    "dim_content": table_schema(
+        ("content_id", STRING), ("title", STRING), ("content_type", STRING), ("series_id", STRING),
+        ("primary_genre", STRING), ("genres", STRING), ("language", STRING), ("maturity_rating", STRING),
+        ("release_year", INT), ("duration_sec", INT),
+    ),
+    "fact_playback_sessions": table_schema(
+        ("session_id", STRING), ("user_key", STRING), ("content_id", STRING), ("device_type", STRING),
+        ("session_date", DATE), ("session_start", TIMESTAMP), ("session_end", TIMESTAMP),
+        ("startup_time_ms", LONG), ("rebuffer_count", LONG), ("rebuffer_ms", LONG), ("watch_time_ms", LONG),
+        ("pause_count", LONG), ("error_count", LONG), ("fatal_error", BOOLEAN), ("exited_before_start", BOOLEAN),
+        ("max_position_sec", DOUBLE), ("completed", BOOLEAN), ("ended_by", STRING), ("has_start", BOOLEAN),
+    ),
+    "fact_engagement_sessions": table_schema(
+        ("engagement_session_id", STRING), ("user_key", STRING), ("engagement_date", DATE),
+        ("engagement_start", TIMESTAMP), ("engagement_end", TIMESTAMP), ("duration_ms", LONG),
+        ("player_sessions", LONG), ("titles", LONG), ("devices", LONG), ("watch_time_ms", LONG),
+    ),
+    "agg_qoe_daily": table_schema(
+        ("date", DATE), ("device_type", STRING), ("sessions", LONG), ("sessions_with_start", LONG),
+        ("exits_before_start", LONG), ("ebvs_rate", DOUBLE), ("failures", LONG), ("failure_rate", DOUBLE),
+        ("startup_p50_ms", LONG), ("startup_p90_ms", LONG), ("startup_p95_ms", LONG), ("watch_time_ms", LONG),
+        ("rebuffer_ms", LONG), ("rebuffer_count", LONG), ("rebuffer_ratio", DOUBLE), ("rebuffers_per_hour", DOUBLE),
+    ),
+    "agg_buffering_daily": table_schema(
+        ("date", DATE), ("device_type", STRING), ("buffer_events", LONG), ("total_buffer_ms", LONG),
+        ("p50_buffer_ms", LONG), ("p90_buffer_ms", LONG), ("p95_buffer_ms", LONG), ("p99_buffer_ms", LONG),
+        ("max_buffer_ms", LONG),
+    ),
+    "agg_errors_daily": table_schema(
+        ("date", DATE), ("device_type", STRING), ("error_code", STRING), ("error_events", LONG),
+        ("fatal_events", LONG), ("affected_sessions", LONG), ("affected_users", LONG),
+    ),
+    "agg_content_daily": table_schema(
+        ("date", DATE), ("content_id", STRING), ("sessions", LONG), ("viewers", LONG), ("watch_time_ms", LONG),
+        ("completions", LONG), ("completion_rate", DOUBLE),
+    ),
+    "fact_subscriptions": table_schema(
+        ("subscription_id", STRING), ("user_key", STRING), ("plan", STRING), ("price_monthly", MONEY),
+        ("status", STRING), ("start_date", DATE), ("end_date", DATE), ("cancelled_at", TIMESTAMP),
+        ("auto_renew", BOOLEAN), ("country", STRING),
+    ),
+    "agg_subscriptions_monthly": table_schema(
+        ("month", DATE), ("plan", STRING), ("subscribers_start", LONG), ("subscribers_end", LONG),
+        ("new_subscribers", LONG), ("cancellations", LONG), ("churned", LONG), ("churn_rate", DOUBLE),
+        ("revenue", MONEY_SUM), ("mrr", MONEY_SUM),
+    ),
+    "agg_recommendations_daily": table_schema(
+        ("date", DATE), ("algorithm", STRING), ("surface", STRING), ("impressions", LONG), ("conversions", LONG),
+        ("conversion_rate", DOUBLE),
+    ),
+    "agg_recommendation_rank": table_schema(
+        ("algorithm", STRING), ("rank", INT), ("impressions", LONG), ("conversions", LONG),
+        ("conversion_rate", DOUBLE),
+    ),
+    "kpi_monthly": table_schema(
+        ("month", DATE), ("revenue", MONEY_SUM), ("subscribers", LONG), ("new_subscribers", LONG),
+        ("cancellations", LONG), ("content_count", LONG), ("player_sessions", LONG), ("buffer_events", LONG),
+        ("playback_errors", LONG),
+    ),
+    "dim_user": table_schema(
+        ("user_key", STRING), ("country", STRING), ("first_subscription_date", DATE), ("current_plan", STRING),
+        ("is_subscriber", BOOLEAN),
+    ),
+    "dim_date": table_schema(
+        ("date", DATE), ("year", INT), ("month", DATE), ("month_name", STRING), ("day_of_week", INT),
+        ("is_weekend", BOOLEAN),
+    ),
+}
+
+
+def conform_to(df: DataFrame, schema: T.StructType) -> DataFrame:
+    """Exactly `schema`'s columns, in its order, cast to its types (nullability is left as computed).
+
+    Use as the last step of a builder: `df.transform(conform_to, GOLD_SCHEMAS["dim_user"])`.
+    """
+    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
 
 QUARANTINE_SCHEMA = T.StructType(
     [

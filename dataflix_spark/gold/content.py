@@ -5,11 +5,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from dataflix_spark.gold.qoe import ratio
-
-DIM_CONTENT_COLUMNS = [
-    "content_id", "title", "content_type", "series_id", "primary_genre", "genres", "language",
-    "maturity_rating", "release_year", "duration_sec",
-]
+from dataflix_spark.schemas import GOLD_SCHEMAS, conform_to
 
 
 def build_dim_content(content: DataFrame) -> DataFrame:
@@ -21,11 +17,8 @@ def build_dim_content(content: DataFrame) -> DataFrame:
         .where(F.col("_rank") == 1)
         .withColumn("primary_genre", F.element_at(genres, 1))
         .withColumn("genres", F.array_join(genres, ", "))
-        .select(*DIM_CONTENT_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["dim_content"])
     )
-
-
-AGG_CONTENT_DAILY_COLUMNS = ["date", "content_id", "sessions", "viewers", "watch_time_ms", "completions", "completion_rate"]
 
 
 def build_agg_content_daily(sessions: DataFrame) -> DataFrame:
@@ -39,5 +32,5 @@ def build_agg_content_daily(sessions: DataFrame) -> DataFrame:
             F.count(F.when(F.col("completed"), True)).alias("completions"),
         )
         .withColumn("completion_rate", ratio(F.col("completions"), F.col("sessions")))
-        .select(*AGG_CONTENT_DAILY_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["agg_content_daily"])
     )

@@ -8,12 +8,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from dataflix_spark.gold.subscriptions import active_on, month_grid, month_of, subscription_months
-from dataflix_spark.schemas import MONEY_SUM
-
-KPI_MONTHLY_COLUMNS = [
-    "month", "revenue", "subscribers", "new_subscribers", "cancellations", "content_count",
-    "player_sessions", "buffer_events", "playback_errors",
-]
+from dataflix_spark.schemas import GOLD_SCHEMAS, MONEY_SUM, conform_to
 
 
 def _count_by_month(df: DataFrame, day: Column, name: str) -> DataFrame:
@@ -55,11 +50,8 @@ def build_kpi_monthly(
         table.crossJoin(content_count)
         .fillna(0, subset=["subscribers", "new_subscribers", "cancellations", "player_sessions", "buffer_events", "playback_errors"])
         .withColumn("revenue", F.coalesce("revenue", F.lit(0).cast(MONEY_SUM)))
-        .select(*KPI_MONTHLY_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["kpi_monthly"])
     )
-
-
-DIM_USER_COLUMNS = ["user_key", "country", "first_subscription_date", "current_plan", "is_subscriber"]
 
 
 def build_dim_user(fact_subscriptions: DataFrame, events: DataFrame, recommendations: DataFrame, as_of: dt.date) -> DataFrame:
@@ -86,11 +78,8 @@ def build_dim_user(fact_subscriptions: DataFrame, events: DataFrame, recommendat
         .join(from_events, on="user_key", how="left")
         .withColumn("country", F.coalesce("subscription_country", "event_country"))
         .withColumn("is_subscriber", F.col("current_plan").isNotNull())
-        .select(*DIM_USER_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["dim_user"])
     )
-
-
-DIM_DATE_COLUMNS = ["date", "year", "month", "month_name", "day_of_week", "is_weekend"]
 
 
 def build_dim_date(date_columns: list[DataFrame], as_of: dt.date) -> DataFrame:
@@ -111,5 +100,5 @@ def build_dim_date(date_columns: list[DataFrame], as_of: dt.date) -> DataFrame:
         .withColumn("month_name", F.date_format("date", "MMMM"))
         .withColumn("day_of_week", day_of_week)
         .withColumn("is_weekend", day_of_week >= 6)
-        .select(*DIM_DATE_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["dim_date"])
     )

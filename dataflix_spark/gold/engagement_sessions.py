@@ -4,6 +4,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from dataflix_spark.schemas import GOLD_SCHEMAS, conform_to
+
 ENGAGEMENT_GAP_MINUTES = 30
 
 
@@ -26,12 +28,6 @@ def with_engagement_number(sessions: DataFrame) -> DataFrame:
     )
 
 
-FACT_ENGAGEMENT_SESSIONS_COLUMNS = [
-    "engagement_session_id", "user_key", "engagement_date", "engagement_start", "engagement_end",
-    "duration_ms", "player_sessions", "titles", "devices", "watch_time_ms",
-]
-
-
 def agg_engagement_sessions(numbered: DataFrame) -> DataFrame:
     """One row per (user, engagement number)."""
     grouped = numbered.groupBy("user_key", "engagement_number").agg(
@@ -48,7 +44,7 @@ def agg_engagement_sessions(numbered: DataFrame) -> DataFrame:
         grouped.withColumn("engagement_session_id", F.sha2(F.concat_ws("|", "user_key", "first_session_id"), 256))
         .withColumn("engagement_date", F.to_date("engagement_start"))
         .withColumn("duration_ms", F.unix_millis("engagement_end") - F.unix_millis("engagement_start"))
-        .select(*FACT_ENGAGEMENT_SESSIONS_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["fact_engagement_sessions"])
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from dataflix_spark.schemas import GOLD_SCHEMAS, conform_to
 
 
 def _ms_between(later: Column, earlier: Column) -> Column:
@@ -89,14 +90,6 @@ def with_session_measures(content: DataFrame):
     return transform
 
 
-FACT_PLAYBACK_SESSIONS_COLUMNS = [
-    "session_id", "user_key", "content_id", "device_type", "session_date", "session_start",
-    "session_end", "startup_time_ms", "rebuffer_count", "rebuffer_ms", "watch_time_ms",
-    "pause_count", "error_count", "fatal_error", "exited_before_start", "max_position_sec",
-    "completed", "ended_by", "has_start",
-]
-
-
 def build_fact_playback_sessions(events: DataFrame, content: DataFrame) -> DataFrame:
     """Silver playback events (+ catalogue durations) → `fact_playback_sessions`."""
     return (
@@ -104,5 +97,5 @@ def build_fact_playback_sessions(events: DataFrame, content: DataFrame) -> DataF
         .transform(with_playing_intervals)
         .transform(agg_sessions)
         .transform(with_session_measures(content))
-        .select(*FACT_PLAYBACK_SESSIONS_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["fact_playback_sessions"])
     )

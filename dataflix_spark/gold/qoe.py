@@ -5,6 +5,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from dataflix_spark.gold.percentiles import agg_percentiles
+from dataflix_spark.schemas import GOLD_SCHEMAS, conform_to
 
 MS_PER_HOUR = 3_600_000
 
@@ -12,13 +13,6 @@ MS_PER_HOUR = 3_600_000
 def ratio(numerator: Column, denominator: Column) -> Column:
     """numerator / denominator as a double, null when the denominator is 0 or null."""
     return F.when(denominator != 0, numerator.cast("double") / denominator)
-
-
-AGG_QOE_DAILY_COLUMNS = [
-    "date", "device_type", "sessions", "sessions_with_start", "exits_before_start", "ebvs_rate",
-    "failures", "failure_rate", "startup_p50_ms", "startup_p90_ms", "startup_p95_ms",
-    "watch_time_ms", "rebuffer_ms", "rebuffer_count", "rebuffer_ratio", "rebuffers_per_hour",
-]
 
 
 def build_agg_qoe_daily(sessions: DataFrame) -> DataFrame:
@@ -43,14 +37,8 @@ def build_agg_qoe_daily(sessions: DataFrame) -> DataFrame:
         .withColumn("failure_rate", ratio(F.col("failures"), F.col("sessions")))
         .withColumn("rebuffer_ratio", ratio(F.col("rebuffer_ms"), F.col("watch_time_ms") + F.col("rebuffer_ms")))
         .withColumn("rebuffers_per_hour", ratio(F.col("rebuffer_count") * MS_PER_HOUR, F.col("watch_time_ms")))
-        .select(*AGG_QOE_DAILY_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["agg_qoe_daily"])
     )
-
-
-AGG_BUFFERING_DAILY_COLUMNS = [
-    "date", "device_type", "buffer_events", "total_buffer_ms", "p50_buffer_ms", "p90_buffer_ms",
-    "p95_buffer_ms", "p99_buffer_ms", "max_buffer_ms",
-]
 
 
 def build_agg_buffering_daily(events: DataFrame) -> DataFrame:
@@ -66,12 +54,9 @@ def build_agg_buffering_daily(events: DataFrame) -> DataFrame:
         buffers, keys, "buffer_time_ms",
         {"p50_buffer_ms": 500, "p90_buffer_ms": 900, "p95_buffer_ms": 950, "p99_buffer_ms": 990},
     )
-    return totals.join(percentiles, on=keys, how="left").select(*AGG_BUFFERING_DAILY_COLUMNS)
-
-
-AGG_ERRORS_DAILY_COLUMNS = [
-    "date", "device_type", "error_code", "error_events", "fatal_events", "affected_sessions", "affected_users",
-]
+    return totals.join(percentiles, on=keys, how="left").transform(
+        conform_to, GOLD_SCHEMAS["agg_buffering_daily"]
+    )
 
 
 def build_agg_errors_daily(events: DataFrame) -> DataFrame:
@@ -85,5 +70,5 @@ def build_agg_errors_daily(events: DataFrame) -> DataFrame:
             F.count_distinct("session_id").alias("affected_sessions"),
             F.count_distinct("user_key").alias("affected_users"),
         )
-        .select(*AGG_ERRORS_DAILY_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["agg_errors_daily"])
     )

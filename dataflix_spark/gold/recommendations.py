@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from dataflix_spark.gold.qoe import ratio
+from dataflix_spark.schemas import GOLD_SCHEMAS, conform_to
 
 CONVERSION_WINDOW_HOURS = 24
 
@@ -58,13 +59,13 @@ def _agg_conversion(impressions: DataFrame, keys: list) -> DataFrame:
 
 def build_agg_recommendations_daily(impressions: DataFrame) -> DataFrame:
     """Converted impressions → one row per (date shown, algorithm, surface)."""
-    return _agg_conversion(impressions, [F.to_date("shown_at").alias("date"), "algorithm", "surface"]).select(
-        "date", "algorithm", "surface", "impressions", "conversions", "conversion_rate"
+    return _agg_conversion(impressions, [F.to_date("shown_at").alias("date"), "algorithm", "surface"]).transform(
+        conform_to, GOLD_SCHEMAS["agg_recommendations_daily"]
     )
 
 
 def build_agg_recommendation_rank(impressions: DataFrame) -> DataFrame:
     """Converted impressions → one row per (algorithm, rank): position bias."""
-    return _agg_conversion(impressions, ["algorithm", "rank"]).select(
-        "algorithm", "rank", "impressions", "conversions", "conversion_rate"
+    return _agg_conversion(impressions, ["algorithm", "rank"]).transform(
+        conform_to, GOLD_SCHEMAS["agg_recommendation_rank"]
     )

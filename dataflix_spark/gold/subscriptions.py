@@ -11,17 +11,14 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from dataflix_spark.schemas import MONEY_SUM, PLANS
-
-FACT_SUBSCRIPTIONS_COLUMNS = [
-    "subscription_id", "user_key", "plan", "price_monthly", "status", "start_date", "end_date",
-    "cancelled_at", "auto_renew", "country",
-]
+from dataflix_spark.schemas import GOLD_SCHEMAS, MONEY_SUM, PLANS, conform_to
 
 
 def build_fact_subscriptions(subscriptions: DataFrame) -> DataFrame:
     """Silver subscriptions (newest version of each) → `fact_subscriptions`."""
-    return subscriptions.withColumnRenamed("doc_id", "subscription_id").select(*FACT_SUBSCRIPTIONS_COLUMNS)
+    return subscriptions.withColumnRenamed("doc_id", "subscription_id").transform(
+        conform_to, GOLD_SCHEMAS["fact_subscriptions"]
+    )
 
 
 def active_on(day: Column) -> Column:
@@ -122,10 +119,6 @@ def _active_counts(months: DataFrame) -> DataFrame:
     )
 
 
-AGG_SUBSCRIPTIONS_MONTHLY_COLUMNS = [
-    "month", "plan", "subscribers_start", "subscribers_end", "new_subscribers", "cancellations",
-    "churned", "churn_rate", "revenue", "mrr",
-]
 _COUNTS = ["subscribers_start", "subscribers_end", "new_subscribers", "cancellations", "churned"]
 
 
@@ -154,5 +147,5 @@ def build_agg_subscriptions_monthly(fact: DataFrame, as_of: dt.date) -> DataFram
         .withColumn(
             "churn_rate", F.when(F.col("subscribers_start") != 0, F.col("churned") / F.col("subscribers_start"))
         )
-        .select(*AGG_SUBSCRIPTIONS_MONTHLY_COLUMNS)
+        .transform(conform_to, GOLD_SCHEMAS["agg_subscriptions_monthly"])
     )

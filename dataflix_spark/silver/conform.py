@@ -6,7 +6,7 @@ from typing import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from dataflix_spark.schemas import ITEM_TYPE
+from dataflix_spark.schemas import ITEM_TYPE, SILVER_SCHEMAS, conform_to
 from dataflix_spark.silver.readers import read_double, read_int
 
 
@@ -33,37 +33,24 @@ def _typed_items() -> Column:
     )
 
 
-def silver_columns(container: str) -> list[Column | str]:
-    """The container's silver columns, in order (built on call: Columns need a running session)."""
+def derived_columns(container: str) -> dict[str, Column]:
+    """The container's silver columns that are not read straight from the document (built on call:
+    Columns need a running session)."""
     return {
-    "content": [
-        "doc_id", "content_id", "title", "content_type", "series_id", "genres", "language",
-        "maturity_rating", "release_year", "duration_sec",
-    ],
-    "subscriptions": [
-        "doc_id", "user_key", "plan", "price_monthly", "status", "start_date", "end_date",
-        "cancelled_at", "auto_renew",
         # `country` is the one part of `customer` that may be kept.
-        F.get_json_object("customer", "$.country").alias("country"),
-    ],
-    "playback_events": [
-        "doc_id", "user_key", "session_id", "content_id", "device_type", "event_type", "event_ts",
-        F.to_date("event_ts").alias("event_date"), "position_sec", "buffer_time_ms", "error_code",
-        "fatal", "country", "app_version",
-    ],
-    "recommendations": [
-        "doc_id", "user_key", "shown_at", "algorithm", "surface", _typed_items().alias("items"),
-    ],
-    }[container]
+        "subscriptions": {"country": F.get_json_object("customer", "$.country")},
+        "playback_events": {"event_date": F.to_date("event_ts")},
+        "recommendations": {"items": _typed_items()},
+    }.get(container, {})
 
 
 def to_silver_rows(container: str, pepper: str) -> Callable[[DataFrame], DataFrame]:
-    """Accepted, typed documents → the container's silver columns (plus `cosmos_ts`, `run_id`)."""
+    """Accepted, typed documents → the container's silver columns (`SILVER_SCHEMAS`, with `cosmos_ts`, `run_id`)."""
 
     def transform(accepted: DataFrame) -> DataFrame:
         if "user_id" in accepted.columns:
             accepted = accepted.transform(with_user_key(pepper))
-        return accepted.select(*silver_columns(container), "cosmos_ts", "run_id")
+        return accepted.withColumns(derived_columns(container)).transform(conform_to, SILVER_SCHEMAS[container])
 
     return transform
 

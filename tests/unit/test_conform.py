@@ -17,8 +17,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from dataflix_spark.bronze.ingest import to_bronze
+from dataflix_spark.schemas import SILVER_SCHEMAS
 from dataflix_spark.silver.conform import newer_than, rank_versions, to_silver_rows
 from dataflix_spark.silver.validate import accepted, parse_documents, quarantined
+from tests.unit.helpers import day, ts
 
 AS_OF = dt.date(2026, 10, 31)
 RUN_ID = "run-conform"
@@ -49,6 +51,7 @@ PERSONAL_VALUES = (
 )
 PERSONAL_COLUMN_WORDS = ("user_id", "userid", "customer", "payment", "email", "name", "card", "raw")
 
+# The silver tables as documents.md defines them: written out here, independently of `dataflix_spark.schemas`.
 MONEY = T.DecimalType(12, 2)
 ITEM = T.StructType(
     [
@@ -128,15 +131,6 @@ SILVER = {
 def key(user_id: str, pepper: str = PEPPER) -> str:
     """The contract's pseudonym, computed independently: lower-case hex SHA-256 of `<pepper>:<userId>`."""
     return hashlib.sha256(f"{pepper}:{user_id}".encode("utf-8")).hexdigest()
-
-
-def ts(text: str) -> dt.datetime:
-    """A UTC timestamp (aware, so the Python process' local zone plays no part)."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
-
-
-def d(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
 
 
 def bronze(spark, container: str, lines: list[str], labels: list[str] | None = None):
@@ -258,11 +252,11 @@ def test_content_silver_rows_are_typed(spark):
 def test_subscription_silver_rows_keep_country_and_key_the_user(spark):
     expected = spark.createDataFrame(
         [
-            ("sub-1", key(USER_IDS[0]), "Standard", Decimal("13.99"), "active", d("2026-03-01"), None, None, True,
+            ("sub-1", key(USER_IDS[0]), "Standard", Decimal("13.99"), "active", day("2026-03-01"), None, None, True,
              "US", 1790000100, RUN_ID),
-            ("sub-2", key(USER_IDS[1]), "Premium", Decimal("19.99"), "cancelled", d("2026-01-15"), d("2026-10-15"),
-             ts("2026-09-30T22:10:05.500"), False, "GB", 1790000200, RUN_ID),
-            ("sub-3", key(USER_IDS[2]), "Basic", Decimal("8.99"), "active", d("2026-10-31"), None, None, True,
+            ("sub-2", key(USER_IDS[1]), "Premium", Decimal("19.99"), "cancelled", day("2026-01-15"),
+             day("2026-10-15"), ts("2026-09-30T22:10:05.500"), False, "GB", 1790000200, RUN_ID),
+            ("sub-3", key(USER_IDS[2]), "Basic", Decimal("8.99"), "active", day("2026-10-31"), None, None, True,
              None, 1790000300, RUN_ID),
         ],
         SILVER["subscriptions"],
@@ -274,13 +268,13 @@ def test_playback_silver_rows_are_typed_with_a_utc_event_date(spark):
     expected = spark.createDataFrame(
         [
             ("e-1", key(USER_IDS[0]), "s-1", "c-00001", "tv", "play", ts("2026-10-30T20:15:00.250"),
-             d("2026-10-30"), 12.5, None, None, None, "US", "5.2.0", 1790000100, RUN_ID),
+             day("2026-10-30"), 12.5, None, None, None, "US", "5.2.0", 1790000100, RUN_ID),
             ("e-2", key(USER_IDS[0]), "s-1", "c-00001", "tv", "buffer", ts("2026-10-31T00:16:00"),
-             d("2026-10-31"), 30.0, 1500, None, None, None, None, 1790000200, RUN_ID),
+             day("2026-10-31"), 30.0, 1500, None, None, None, None, 1790000200, RUN_ID),
             ("e-3", key(USER_IDS[1]), "s-1", "c-00001", "mobile", "buffer", ts("2026-10-31T23:30:00"),
-             d("2026-10-31"), 31.0, 1500, None, None, None, None, 1790000300, RUN_ID),
+             day("2026-10-31"), 31.0, 1500, None, None, None, None, 1790000300, RUN_ID),
             ("e-4", key(USER_IDS[0]), "s-1", "c-00001", "tv", "error", ts("2026-10-30T20:17:00"),
-             d("2026-10-30"), 0.0, None, "DRM_LICENSE", True, None, "5.2.1", 1790000400, RUN_ID),
+             day("2026-10-30"), 0.0, None, "DRM_LICENSE", True, None, "5.2.1", 1790000400, RUN_ID),
         ],
         SILVER["playback_events"],
     )
@@ -297,6 +291,13 @@ def test_recommendation_silver_rows_have_typed_items(spark):
         SILVER["recommendations"],
     )
     assert_silver(silver(spark, "recommendations", RECOMMENDATION_DOCS), expected)
+
+
+def test_the_library_silver_schemas_are_the_contracts():
+    """`SILVER_SCHEMAS`, which `to_silver_rows` conforms to, has the contract's columns in order, with its types
+    (`simpleString` leaves nullability out)."""
+    library = {container: schema.simpleString() for container, schema in SILVER_SCHEMAS.items()}
+    assert library == {container: schema.simpleString() for container, schema in SILVER.items()}
 
 
 # --- users as a peppered key; no personal or payment data -----------------------------------------

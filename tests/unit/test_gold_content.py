@@ -5,66 +5,16 @@ durations judge completion in `fact_playback_sessions`. Expected values are work
 """
 from __future__ import annotations
 
-from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import types as T
 
 from dataflix_spark.gold.content import build_agg_content_daily, build_dim_content
 from dataflix_spark.gold.playback_sessions import build_fact_playback_sessions
-from tests.unit.test_gold_playback import day, event, events_df
-
-SILVER_CONTENT_SCHEMA = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType()),
-        T.StructField("content_id", T.StringType()),
-        T.StructField("title", T.StringType()),
-        T.StructField("content_type", T.StringType()),
-        T.StructField("series_id", T.StringType()),
-        T.StructField("genres", T.ArrayType(T.StringType())),
-        T.StructField("language", T.StringType()),
-        T.StructField("maturity_rating", T.StringType()),
-        T.StructField("release_year", T.IntegerType()),
-        T.StructField("duration_sec", T.IntegerType()),
-        T.StructField("cosmos_ts", T.LongType()),
-        T.StructField("run_id", T.StringType()),
-    ]
-)
-
-DIM_CONTENT_SCHEMA = T.StructType(
-    [
-        T.StructField("content_id", T.StringType()),
-        T.StructField("title", T.StringType()),
-        T.StructField("content_type", T.StringType()),
-        T.StructField("series_id", T.StringType()),
-        T.StructField("primary_genre", T.StringType()),
-        T.StructField("genres", T.StringType()),
-        T.StructField("language", T.StringType()),
-        T.StructField("maturity_rating", T.StringType()),
-        T.StructField("release_year", T.IntegerType()),
-        T.StructField("duration_sec", T.IntegerType()),
-    ]
-)
-
-AGG_CONTENT_DAILY_SCHEMA = T.StructType(
-    [
-        T.StructField("date", T.DateType()),
-        T.StructField("content_id", T.StringType()),
-        T.StructField("sessions", T.LongType()),
-        T.StructField("viewers", T.LongType()),
-        T.StructField("watch_time_ms", T.LongType()),
-        T.StructField("completions", T.LongType()),
-        T.StructField("completion_rate", T.DoubleType()),
-    ]
-)
+from dataflix_spark.schemas import GOLD_SCHEMAS, SILVER_SCHEMAS
+from tests.unit.helpers import assert_table, day, event, events_df
 
 
 def content_df(spark: SparkSession, rows: list[tuple]) -> DataFrame:
-    return spark.createDataFrame(rows, SILVER_CONTENT_SCHEMA)
-
-
-def assert_table(actual: DataFrame, schema: T.StructType, rows: list[tuple]) -> None:
-    expected = actual.sparkSession.createDataFrame(rows, schema)
-    assert_df_equality(actual.select(*schema.fieldNames()), expected, ignore_row_order=True, ignore_nullable=True)
+    return spark.createDataFrame(rows, SILVER_SCHEMAS["content"])
 
 
 def test_dim_content_newest_version_wins_with_first_genre_and_joined_genres(spark):
@@ -78,7 +28,7 @@ def test_dim_content_newest_version_wins_with_first_genre_and_joined_genres(spar
     ]
     assert_table(
         build_dim_content(content_df(spark, rows)),
-        DIM_CONTENT_SCHEMA,
+        GOLD_SCHEMAS["dim_content"],
         [
             ("c1", "New Title", "movie", None, "Thriller", "Thriller, Drama", "en", "PG-13", 2019, 5460),
             ("c2", "Pilot", "episode", "series-7", "Drama", "Drama, Thriller, Crime", "es", "TV-14", 2021, 2700),
@@ -117,7 +67,7 @@ def test_agg_content_daily_sessions_viewers_watch_time_and_completion_rate(spark
     sessions = build_fact_playback_sessions(events_df(spark, events), build_dim_content(catalogue))
     assert_table(
         build_agg_content_daily(sessions),
-        AGG_CONTENT_DAILY_SCHEMA,
+        GOLD_SCHEMAS["agg_content_daily"],
         [
             # s1, s2, s3, s4: users u1, u2, u3; watch 60 + 30 + 60 + 60 s; completed s1, s3, s4 -> 3/4.
             (day("2026-10-01"), "c1", 4, 3, 210_000, 3, 0.75),
@@ -137,6 +87,6 @@ def test_agg_content_daily_completion_rate_of_two_in_three(spark):
     sessions = build_fact_playback_sessions(events_df(spark, events), build_dim_content(catalogue))
     assert_table(
         build_agg_content_daily(sessions),
-        AGG_CONTENT_DAILY_SCHEMA,
+        GOLD_SCHEMAS["agg_content_daily"],
         [(day("2026-10-03"), "c9", 3, 3, 160_000, 2, 2 / 3)],
     )

@@ -11,112 +11,11 @@ from pyspark.sql import types as T
 
 from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly
 from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly
+from dataflix_spark.schemas import GOLD_SCHEMAS, SILVER_SCHEMAS
+from tests.unit.helpers import day, subscription_fact, subset, ts
 
-MONEY = T.DecimalType(12, 2)
-MONEY_SUM = T.DecimalType(18, 2)
-
-FACT_SUBSCRIPTIONS = T.StructType(
-    [
-        T.StructField("subscription_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("plan", T.StringType()),
-        T.StructField("price_monthly", MONEY),
-        T.StructField("status", T.StringType()),
-        T.StructField("start_date", T.DateType()),
-        T.StructField("end_date", T.DateType()),
-        T.StructField("cancelled_at", T.TimestampType()),
-        T.StructField("auto_renew", T.BooleanType()),
-        T.StructField("country", T.StringType()),
-    ]
-)
-SILVER_EVENTS = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("session_id", T.StringType()),
-        T.StructField("content_id", T.StringType()),
-        T.StructField("device_type", T.StringType()),
-        T.StructField("event_type", T.StringType()),
-        T.StructField("event_ts", T.TimestampType()),
-        T.StructField("event_date", T.DateType()),
-        T.StructField("position_sec", T.DoubleType()),
-        T.StructField("buffer_time_ms", T.LongType()),
-        T.StructField("error_code", T.StringType()),
-        T.StructField("fatal", T.BooleanType()),
-        T.StructField("country", T.StringType()),
-        T.StructField("app_version", T.StringType()),
-        T.StructField("cosmos_ts", T.LongType()),
-        T.StructField("run_id", T.StringType()),
-    ]
-)
 # The `fact_playback_sessions` columns the dashboard reads (plus the key).
-SESSIONS = T.StructType(
-    [
-        T.StructField("session_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("session_start", T.TimestampType()),
-    ]
-)
-DIM_CONTENT = T.StructType(
-    [
-        T.StructField("content_id", T.StringType()),
-        T.StructField("title", T.StringType()),
-        T.StructField("content_type", T.StringType()),
-        T.StructField("series_id", T.StringType()),
-        T.StructField("primary_genre", T.StringType()),
-        T.StructField("genres", T.StringType()),
-        T.StructField("language", T.StringType()),
-        T.StructField("maturity_rating", T.StringType()),
-        T.StructField("release_year", T.IntegerType()),
-        T.StructField("duration_sec", T.IntegerType()),
-    ]
-)
-SILVER_RECOMMENDATIONS = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("shown_at", T.TimestampType()),
-        T.StructField("algorithm", T.StringType()),
-        T.StructField("surface", T.StringType()),
-        T.StructField(
-            "items",
-            T.ArrayType(
-                T.StructType(
-                    [
-                        T.StructField("content_id", T.StringType()),
-                        T.StructField("rank", T.IntegerType()),
-                        T.StructField("score", T.DoubleType()),
-                    ]
-                )
-            ),
-        ),
-        T.StructField("cosmos_ts", T.LongType()),
-        T.StructField("run_id", T.StringType()),
-    ]
-)
-
-
-def d(text: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
-
-
-def ts(text: str | None) -> dt.datetime | None:
-    """A UTC timestamp (aware, so the Python process' local zone plays no part)."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc) if text else None
-
-
-def fact(spark, rows):
-    """`fact_subscriptions` from (id, user, plan, price, start, end, cancelled_at, country) tuples."""
-    return spark.createDataFrame(
-        [
-            (
-                sid, user, plan, Decimal(price), "cancelled" if cancelled else "active", d(start), d(end),
-                ts(cancelled), cancelled is None, country,
-            )
-            for sid, user, plan, price, start, end, cancelled, country in rows
-        ],
-        FACT_SUBSCRIPTIONS,
-    )
+SESSIONS = subset(GOLD_SCHEMAS["fact_playback_sessions"], "session_id", "user_key", "session_start")
 
 
 def events(spark, rows):
@@ -124,7 +23,7 @@ def events(spark, rows):
     return spark.createDataFrame(
         [
             (
-                eid, user, session, "c1", "tv", event_type, ts(at), d(at[:10]), 0.0,
+                eid, user, session, "c1", "tv", event_type, ts(at), day(at[:10]), 0.0,
                 1500 if event_type == "buffer" else None,
                 "DECODE" if event_type == "error" else None,
                 False if event_type == "error" else None,
@@ -132,7 +31,7 @@ def events(spark, rows):
             )
             for eid, user, session, event_type, at, country in rows
         ],
-        SILVER_EVENTS,
+        SILVER_SCHEMAS["playback_events"],
     )
 
 
@@ -143,29 +42,14 @@ def sessions(spark, rows):
 def catalogue(spark, content_ids):
     return spark.createDataFrame(
         [(c, f"Title {c}", "movie", None, "Drama", "Drama", "en", "PG", 2020, 5400) for c in content_ids],
-        DIM_CONTENT,
+        GOLD_SCHEMAS["dim_content"],
     )
-
-
-KPI_MONTHLY = T.StructType(
-    [
-        T.StructField("month", T.DateType()),
-        T.StructField("revenue", MONEY_SUM),
-        T.StructField("subscribers", T.LongType()),
-        T.StructField("new_subscribers", T.LongType()),
-        T.StructField("cancellations", T.LongType()),
-        T.StructField("content_count", T.LongType()),
-        T.StructField("player_sessions", T.LongType()),
-        T.StructField("buffer_events", T.LongType()),
-        T.StructField("playback_errors", T.LongType()),
-    ]
-)
 
 
 def kpi(spark, rows):
     """Expected `kpi_monthly` rows: month as "YYYY-MM", revenue as text."""
     return spark.createDataFrame(
-        [(d(f"{m}-01"), Decimal(revenue), *counts) for m, revenue, *counts in rows], KPI_MONTHLY
+        [(day(f"{m}-01"), Decimal(revenue), *counts) for m, revenue, *counts in rows], GOLD_SCHEMAS["kpi_monthly"]
     )
 
 
@@ -179,7 +63,7 @@ def build_kpi(fact_subscriptions, playback_sessions, playback_events, dim_conten
 
 def test_kpi_monthly_from_earliest_event_month_to_as_of_month(spark):
     as_of = dt.date(2027, 3, 10)  # l: Dec 31, Jan 31, Feb 28, and Mar 10 (the as-of date)
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             # Billed Jan 5, Feb 5, Mar 5.
@@ -233,7 +117,7 @@ def test_kpi_monthly_from_earliest_event_month_to_as_of_month(spark):
 
 def test_kpi_monthly_from_earliest_subscription_without_events_or_catalogue(spark):
     as_of = dt.date(2027, 3, 1)
-    subscriptions = fact(spark, [("s1", "u1", "Basic", "9.99", "2027-02-10", None, None, "US")])
+    subscriptions = subscription_fact(spark, [("s1", "u1", "Basic", "9.99", "2027-02-10", None, None, "US")])
     expected = kpi(
         spark,
         [
@@ -247,20 +131,9 @@ def test_kpi_monthly_from_earliest_subscription_without_events_or_catalogue(spar
 
 # --- dim_user --------------------------------------------------------------------------------------
 
-DIM_USER = T.StructType(
-    [
-        T.StructField("user_key", T.StringType()),
-        T.StructField("country", T.StringType()),
-        T.StructField("first_subscription_date", T.DateType()),
-        T.StructField("current_plan", T.StringType()),
-        T.StructField("is_subscriber", T.BooleanType()),
-    ]
-)
-
-
 def test_dim_user_one_row_per_user_seen_anywhere(spark):
     as_of = dt.date(2027, 3, 10)
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             ("s1", "u1", "Basic", "9.99", "2027-01-05", None, None, "US"),
@@ -286,19 +159,19 @@ def test_dim_user_one_row_per_user_seen_anywhere(spark):
             ("r1", "u1", ts("2027-02-01T09:00:00"), "trending", "home_row", [("c1", 1, 0.9)], 1, "run"),
             ("r2", "u6", ts("2027-02-01T09:00:00"), "trending", "home_row", [("c1", 1, 0.9)], 1, "run"),
         ],
-        SILVER_RECOMMENDATIONS,
+        SILVER_SCHEMAS["recommendations"],
     )
     expected = spark.createDataFrame(
         [
-            ("u1", "US", d("2027-01-05"), "Basic", True),  # the subscription's country, not the events'
-            ("u2", "IE", d("2027-01-20"), "Standard", True),  # latest subscription's country
-            ("u3", "DE", d("2027-02-10"), "Basic", True),  # no country on the subscription: the events'
+            ("u1", "US", day("2027-01-05"), "Basic", True),  # the subscription's country, not the events'
+            ("u2", "IE", day("2027-01-20"), "Standard", True),  # latest subscription's country
+            ("u3", "DE", day("2027-02-10"), "Basic", True),  # no country on the subscription: the events'
             ("u4", "ES", None, None, False),  # events only: latest event with a country
             ("u6", None, None, None, False),  # recommendations only
-            ("u7", "NL", d("2027-01-01"), None, False),  # endDate = as-of date: not active on it
-            ("u8", "SE", d("2027-03-10"), "Standard", True),  # startDate = as-of date: active on it
+            ("u7", "NL", day("2027-01-01"), None, False),  # endDate = as-of date: not active on it
+            ("u8", "SE", day("2027-03-10"), "Standard", True),  # startDate = as-of date: active on it
         ],
-        DIM_USER,
+        GOLD_SCHEMAS["dim_user"],
     )
     actual = build_dim_user(subscriptions, playback_events, recommendations, as_of)
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
@@ -306,20 +179,8 @@ def test_dim_user_one_row_per_user_seen_anywhere(spark):
 
 # --- dim_date --------------------------------------------------------------------------------------
 
-DIM_DATE = T.StructType(
-    [
-        T.StructField("date", T.DateType()),
-        T.StructField("year", T.IntegerType()),
-        T.StructField("month", T.DateType()),
-        T.StructField("month_name", T.StringType()),
-        T.StructField("day_of_week", T.IntegerType()),
-        T.StructField("is_weekend", T.BooleanType()),
-    ]
-)
-
-
 def dates(spark, name, values):
-    return spark.createDataFrame([(d(v),) for v in values], T.StructType([T.StructField(name, T.DateType())]))
+    return spark.createDataFrame([(day(v),) for v in values], T.StructType([T.StructField(name, T.DateType())]))
 
 
 def test_dim_date_contiguous_across_a_year_end(spark):
@@ -332,12 +193,12 @@ def test_dim_date_contiguous_across_a_year_end(spark):
     expected = spark.createDataFrame(
         [
             # 2027-01-01 is a Friday and 2027 has 365 days, so 2028-01-01 is a Saturday.
-            (d("2027-12-30"), 2027, d("2027-12-01"), "December", 4, False),
-            (d("2027-12-31"), 2027, d("2027-12-01"), "December", 5, False),  # no input has this date
-            (d("2028-01-01"), 2028, d("2028-01-01"), "January", 6, True),
-            (d("2028-01-02"), 2028, d("2028-01-01"), "January", 7, True),
+            (day("2027-12-30"), 2027, day("2027-12-01"), "December", 4, False),
+            (day("2027-12-31"), 2027, day("2027-12-01"), "December", 5, False),  # no input has this date
+            (day("2028-01-01"), 2028, day("2028-01-01"), "January", 6, True),
+            (day("2028-01-02"), 2028, day("2028-01-01"), "January", 7, True),
         ],
-        DIM_DATE,
+        GOLD_SCHEMAS["dim_date"],
     )
     actual = build_dim_date(date_columns, dt.date(2027, 12, 31))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
@@ -346,13 +207,13 @@ def test_dim_date_contiguous_across_a_year_end(spark):
 def test_dim_date_extends_to_the_as_of_date(spark):
     expected = spark.createDataFrame(
         [
-            (d("2027-02-26"), 2027, d("2027-02-01"), "February", 5, False),  # Friday
-            (d("2027-02-27"), 2027, d("2027-02-01"), "February", 6, True),
-            (d("2027-02-28"), 2027, d("2027-02-01"), "February", 7, True),
-            (d("2027-03-01"), 2027, d("2027-03-01"), "March", 1, False),  # Monday
-            (d("2027-03-02"), 2027, d("2027-03-01"), "March", 2, False),
+            (day("2027-02-26"), 2027, day("2027-02-01"), "February", 5, False),  # Friday
+            (day("2027-02-27"), 2027, day("2027-02-01"), "February", 6, True),
+            (day("2027-02-28"), 2027, day("2027-02-01"), "February", 7, True),
+            (day("2027-03-01"), 2027, day("2027-03-01"), "March", 1, False),  # Monday
+            (day("2027-03-02"), 2027, day("2027-03-01"), "March", 2, False),
         ],
-        DIM_DATE,
+        GOLD_SCHEMAS["dim_date"],
     )
     actual = build_dim_date([dates(spark, "start_date", ["2027-02-26"])], dt.date(2027, 3, 2))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)

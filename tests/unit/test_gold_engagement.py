@@ -6,52 +6,26 @@ in the current one. Expected values are worked out by hand in the comments.
 """
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import contextmanager
 
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from dataflix_spark.gold.engagement_sessions import build_fact_engagement_sessions
+from dataflix_spark.schemas import GOLD_SCHEMAS
+from tests.unit.helpers import assert_table, day, subset, ts
 
-UTC = dt.timezone.utc
-
-PLAYER_SESSION_SCHEMA = T.StructType(
-    [
-        T.StructField("session_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("content_id", T.StringType()),
-        T.StructField("device_type", T.StringType()),
-        T.StructField("session_date", T.DateType()),
-        T.StructField("session_start", T.TimestampType()),
-        T.StructField("session_end", T.TimestampType()),
-        T.StructField("watch_time_ms", T.LongType()),
-    ]
+# The `fact_playback_sessions` columns the builder reads (plus the date).
+PLAYER_SESSIONS = subset(
+    GOLD_SCHEMAS["fact_playback_sessions"], "session_id", "user_key", "content_id", "device_type", "session_date",
+    "session_start", "session_end", "watch_time_ms",
 )
-
-EXPECTED_SCHEMA = T.StructType(
-    [
-        T.StructField("user_key", T.StringType()),
-        T.StructField("engagement_date", T.DateType()),
-        T.StructField("engagement_start", T.TimestampType()),
-        T.StructField("engagement_end", T.TimestampType()),
-        T.StructField("duration_ms", T.LongType()),
-        T.StructField("player_sessions", T.LongType()),
-        T.StructField("titles", T.LongType()),
-        T.StructField("devices", T.LongType()),
-        T.StructField("watch_time_ms", T.LongType()),
-    ]
+# Every column but the generated id, which has its own test.
+ENGAGEMENT = subset(
+    GOLD_SCHEMAS["fact_engagement_sessions"], "user_key", "engagement_date", "engagement_start", "engagement_end",
+    "duration_ms", "player_sessions", "titles", "devices", "watch_time_ms",
 )
-
-
-def ts(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def day(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
 
 
 def player_session(
@@ -62,7 +36,7 @@ def player_session(
 
 
 def sessions_df(spark: SparkSession, rows: list[tuple]) -> DataFrame:
-    return spark.createDataFrame(rows, PLAYER_SESSION_SCHEMA)
+    return spark.createDataFrame(rows, PLAYER_SESSIONS)
 
 
 @contextmanager
@@ -78,13 +52,6 @@ def session_conf(spark: SparkSession, settings: dict[str, str]):
             spark.conf.set(key, value)
 
 
-def assert_engagement(actual: DataFrame, rows: list[tuple]) -> None:
-    expected = actual.sparkSession.createDataFrame(rows, EXPECTED_SCHEMA)
-    assert_df_equality(
-        actual.select(*EXPECTED_SCHEMA.fieldNames()), expected, ignore_row_order=True, ignore_nullable=True
-    )
-
-
 def test_a_gap_of_exactly_30_minutes_joins_and_one_second_more_opens_a_new_session(spark):
     rows = [
         player_session("s3", "u1", "2026-10-01 11:30:01", "2026-10-01 11:40:00", watch_ms=500_000),
@@ -98,8 +65,9 @@ def test_a_gap_of_exactly_30_minutes_joins_and_one_second_more_opens_a_new_sessi
         player_session("v2", "u3", "2026-10-01 10:41:00", "2026-10-01 10:45:00"),
     ]
     # u1: s2 starts 10:50 = 10:20 + 30 min -> joins (10:00-11:00); s3 starts 11:30:01 = 11:00 + 30 min 1 s -> new.
-    assert_engagement(
+    assert_table(
         build_fact_engagement_sessions(sessions_df(spark, rows)),
+        ENGAGEMENT,
         [
             ("u1", day("2026-10-01"), ts("2026-10-01 10:00:00"), ts("2026-10-01 11:00:00"), 3_600_000, 2, 1, 1,
              1_300_000),
@@ -123,8 +91,9 @@ def test_the_gap_is_measured_from_the_latest_end_so_far_not_the_previous_session
     # s1 runs 10:00-12:00. s2 is inside it. s3 starts 80 min after s2's end but within s1 -> joins.
     # s4 starts 12:30 = latest end 12:00 + 30 min -> joins; latest end becomes 12:40 (not s3's 11:50).
     # s5 starts 13:11 = 12:40 + 31 min -> new.
-    assert_engagement(
+    assert_table(
         build_fact_engagement_sessions(sessions_df(spark, rows)),
+        ENGAGEMENT,
         [
             ("u1", day("2026-10-01"), ts("2026-10-01 10:00:00"), ts("2026-10-01 12:40:00"), 9_600_000, 4, 1, 1, 0),
             ("u1", day("2026-10-01"), ts("2026-10-01 13:11:00"), ts("2026-10-01 13:20:00"), 540_000, 1, 1, 1, 0),
@@ -144,8 +113,9 @@ def test_titles_and_devices_are_distinct_counts_and_users_never_share_a_session(
         player_session("b1", "u2", "2026-10-01 20:05:00", "2026-10-01 20:25:00", content="c3", device="web",
                        watch_ms=1_100_000),
     ]
-    assert_engagement(
+    assert_table(
         build_fact_engagement_sessions(sessions_df(spark, rows)),
+        ENGAGEMENT,
         [
             ("u1", day("2026-10-01"), ts("2026-10-01 20:00:00"), ts("2026-10-01 21:50:00"), 6_600_000, 3, 2, 2,
              5_400_000),
@@ -160,8 +130,9 @@ def test_engagement_date_is_the_date_of_the_engagement_start_across_midnight(spa
         player_session("n1", "u1", "2026-10-01 23:50:00", "2026-10-02 00:10:00"),
         player_session("n2", "u1", "2026-10-02 00:20:00", "2026-10-02 00:30:00"),
     ]
-    assert_engagement(
+    assert_table(
         build_fact_engagement_sessions(sessions_df(spark, rows)),
+        ENGAGEMENT,
         [("u1", day("2026-10-01"), ts("2026-10-01 23:50:00"), ts("2026-10-02 00:30:00"), 2_400_000, 2, 1, 1, 0)],
     )
 

@@ -6,115 +6,18 @@ timestamp order on purpose: the builder must order each session's events by (tim
 """
 from __future__ import annotations
 
-import datetime as dt
+from pyspark.sql import DataFrame
 
-from chispa import assert_df_equality
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import types as T
+from dataflix_spark.schemas import GOLD_SCHEMAS
+from tests.unit.helpers import assert_table, day, event, playback_fact, subset, ts
 
-from dataflix_spark.gold.playback_sessions import build_fact_playback_sessions
-
-UTC = dt.timezone.utc
-
-SILVER_EVENT_SCHEMA = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("session_id", T.StringType()),
-        T.StructField("content_id", T.StringType()),
-        T.StructField("device_type", T.StringType()),
-        T.StructField("event_type", T.StringType()),
-        T.StructField("event_ts", T.TimestampType()),
-        T.StructField("event_date", T.DateType()),
-        T.StructField("position_sec", T.DoubleType()),
-        T.StructField("buffer_time_ms", T.LongType()),
-        T.StructField("error_code", T.StringType()),
-        T.StructField("fatal", T.BooleanType()),
-        T.StructField("country", T.StringType()),
-        T.StructField("app_version", T.StringType()),
-        T.StructField("cosmos_ts", T.LongType()),
-        T.StructField("run_id", T.StringType()),
-    ]
-)
-
-DURATION_SCHEMA = T.StructType(
-    [T.StructField("content_id", T.StringType()), T.StructField("duration_sec", T.IntegerType())]
-)
-
-FACT_TYPES = {
-    "session_id": T.StringType(),
-    "user_key": T.StringType(),
-    "content_id": T.StringType(),
-    "device_type": T.StringType(),
-    "session_date": T.DateType(),
-    "session_start": T.TimestampType(),
-    "session_end": T.TimestampType(),
-    "startup_time_ms": T.LongType(),
-    "rebuffer_count": T.LongType(),
-    "rebuffer_ms": T.LongType(),
-    "watch_time_ms": T.LongType(),
-    "pause_count": T.LongType(),
-    "error_count": T.LongType(),
-    "fatal_error": T.BooleanType(),
-    "exited_before_start": T.BooleanType(),
-    "max_position_sec": T.DoubleType(),
-    "completed": T.BooleanType(),
-    "ended_by": T.StringType(),
-}
-
-
-def ts(text: str) -> dt.datetime:
-    """'2026-10-01 20:00:01.250' → an aware UTC datetime."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def day(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
-
-
-def event(
-    doc_id: str,
-    session_id: str,
-    event_type: str,
-    at: str,
-    *,
-    user: str = "u1",
-    content: str = "c1",
-    device: str = "tv",
-    position: float = 0.0,
-    buffer_ms: int | None = None,
-    error_code: str | None = None,
-    fatal: bool | None = None,
-) -> tuple:
-    """One silver playback event row; `error` events default to a non-fatal `DECODE`."""
-    if event_type == "error":
-        error_code = error_code or "DECODE"
-        fatal = bool(fatal)
-    when = ts(at)
-    return (
-        doc_id, user, session_id, content, device, event_type, when, when.date(), float(position),
-        buffer_ms, error_code, fatal, "US", "5.1.0", int(when.timestamp()), "run-test",
-    )
-
-
-def events_df(spark: SparkSession, rows: list[tuple]) -> DataFrame:
-    return spark.createDataFrame(rows, SILVER_EVENT_SCHEMA)
-
-
-def durations_df(spark: SparkSession, durations: dict[str, int]) -> DataFrame:
-    return spark.createDataFrame(list(durations.items()), DURATION_SCHEMA)
-
-
-def fact(spark: SparkSession, rows: list[tuple], durations: dict[str, int] | None = None) -> DataFrame:
-    """Builds `fact_playback_sessions` from events (default catalogue: c1 lasts 6000 s)."""
-    catalogue = {"c1": 6000} if durations is None else durations
-    return build_fact_playback_sessions(events_df(spark, rows), durations_df(spark, catalogue))
+FACT = GOLD_SCHEMAS["fact_playback_sessions"]
+# metrics.md's columns; the table also carries `has_start`, for `agg_qoe_daily` (decisions.md).
+CONTRACT_COLUMNS = [name for name in FACT.fieldNames() if name != "has_start"]
 
 
 def assert_fact(actual: DataFrame, columns: list[str], rows: list[tuple]) -> None:
-    schema = T.StructType([T.StructField(c, FACT_TYPES[c]) for c in columns])
-    expected = actual.sparkSession.createDataFrame(rows, schema)
-    assert_df_equality(actual.select(*columns), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_table(actual, subset(FACT, *columns), rows)
 
 
 def test_a_typical_session_has_every_contract_column_right(spark):
@@ -133,8 +36,8 @@ def test_a_typical_session_has_every_contract_column_right(spark):
     #   (e05 pause -> e06 play is not playing); watch = 1_498_750 - 2000 = 1_496_750.
     # completed: 1498.75 < 0.9 * 6000 = 5400 -> false.
     assert_fact(
-        fact(spark, rows),
-        list(FACT_TYPES),
+        playback_fact(spark, rows),
+        CONTRACT_COLUMNS,
         [
             (
                 "s1", "u1", "c1", "tv", day("2026-10-01"), ts("2026-10-01 20:00:00"), ts("2026-10-01 20:30:00"),
@@ -155,7 +58,7 @@ def test_user_content_device_come_from_the_first_event_with_timestamp_ties_broke
     ]
     # s1: t1 and t2 tie at 10:00:00; "t1" < "t2", so t1 (u9, c9, web) is the first event.
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "user_key", "content_id", "device_type", "session_start", "session_end"],
         [
             ("s1", "u9", "c9", "web", ts("2026-10-01 10:00:00"), ts("2026-10-01 10:00:09")),
@@ -180,7 +83,7 @@ def test_a_buffer_tied_with_the_first_play_is_a_rebuffer_only_when_its_id_sorts_
     # sa: playing = a3->a4 8000 (a2->a3 is a buffer before the first play); no rebuffer; watch 8000.
     # sb: playing = b2->b3 0 + b3->b4 8000 = 8000; rebuffer 700; watch 7300.
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "startup_time_ms", "rebuffer_count", "rebuffer_ms", "watch_time_ms"],
         [("sa", 2000, 0, 0, 8000), ("sb", 2000, 1, 700, 7300)],
     )
@@ -199,7 +102,7 @@ def test_a_buffer_before_the_first_play_is_not_a_rebuffer_and_its_interval_is_no
     ]
     # s1: playing = p3->p4 6000 only (p2->p3, 1 s, is the startup stall); startup 4000.
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "startup_time_ms", "rebuffer_count", "rebuffer_ms", "watch_time_ms"],
         [("s1", 4000, 0, 0, 6000), ("s2", None, 0, 0, 0)],
     )
@@ -229,7 +132,7 @@ def test_startup_time_is_first_play_minus_first_start_else_null(spark):
     ]
     # two_each playing: m2->m3 3000 + m4 (last event, no next) 0 = 3000.
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "startup_time_ms", "watch_time_ms"],
         [
             ("no_start", None, 60_000),
@@ -256,7 +159,7 @@ def test_exited_before_start_needs_a_start_and_neither_play_nor_error(spark):
         event("f2", "no_start", "stop", "2026-10-01 10:00:01"),
     ]
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "exited_before_start", "ended_by"],
         [
             ("start_stop", True, "stop"),
@@ -291,7 +194,7 @@ def test_errors_fatal_flag_and_how_the_session_ended(spark):
         event("e2", "open", "play", "2026-10-01 10:00:01"),
     ]
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "error_count", "fatal_error", "ended_by"],
         [
             ("nonfatal_stop", 1, False, "stop"),
@@ -311,7 +214,7 @@ def test_watch_time_clamps_at_zero_when_rebuffering_exceeds_playing(spark):
     ]
     # playing = w1->w2 1000 + w2->w3 1000 = 2000; rebuffer 5000; watch = max(0, -3000) = 0.
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "rebuffer_count", "rebuffer_ms", "watch_time_ms"],
         [("s1", 1, 5000, 0)],
     )
@@ -327,7 +230,7 @@ def test_several_rebuffers_are_summed_and_each_counts_as_playing_until_the_next_
     ]
     # playing = r2->r3 120_000 + r3->r4 60_000 + r4->r5 120_000 = 300_000; rebuffer 2000 -> watch 298_000.
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "rebuffer_count", "rebuffer_ms", "watch_time_ms"],
         [("s1", 2, 2000, 298_000)],
     )
@@ -345,7 +248,7 @@ def test_pause_intervals_are_not_watch_time(spark):
     ]
     # playing = k1->k2 10_000 + k3->k4 10_000 + k5->k6 10_000 = 30_000 (pauses -> next are not counted).
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "pause_count", "watch_time_ms"],
         [("s1", 3, 30_000)],
     )
@@ -367,7 +270,7 @@ def test_completed_at_exactly_ninety_percent_of_duration_not_just_under_nor_for_
         event("e1", "unknown", "stop", "2026-10-01 10:00:12", content="c-not-in-catalogue", position=99_999.0),
     ]
     assert_fact(
-        fact(spark, rows, catalogue),
+        playback_fact(spark, rows, catalogue),
         ["session_id", "content_id", "max_position_sec", "completed"],
         [
             ("exact", "c1", 5400.0, True),
@@ -385,7 +288,7 @@ def test_max_position_is_the_largest_not_the_last(spark):
         event("m3", "s1", "stop", "2026-10-01 10:10:00", position=120.0),
         event("m2", "s1", "pause", "2026-10-01 10:05:00", position=300.25),
     ]
-    assert_fact(fact(spark, rows), ["session_id", "max_position_sec"], [("s1", 300.25)])
+    assert_fact(playback_fact(spark, rows), ["session_id", "max_position_sec"], [("s1", 300.25)])
 
 
 def test_session_date_is_the_utc_date_of_the_session_start_across_midnight(spark):
@@ -396,7 +299,7 @@ def test_session_date_is_the_utc_date_of_the_session_start_across_midnight(spark
     ]
     # startup 750; playing 00:00:00.250 -> 00:00:10 = 9750.
     assert_fact(
-        fact(spark, rows),
+        playback_fact(spark, rows),
         ["session_id", "session_date", "session_start", "session_end", "startup_time_ms", "watch_time_ms"],
         [
             (

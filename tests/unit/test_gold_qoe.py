@@ -9,27 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from chispa import assert_df_equality
-from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from dataflix_spark.gold.percentiles import agg_percentiles
 from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily, build_agg_qoe_daily
-from tests.unit.test_gold_playback import day, event, events_df, fact
+from dataflix_spark.schemas import GOLD_SCHEMAS
+from tests.unit.helpers import assert_table, day, event, events_df, playback_fact, subset
 
-LONG = T.LongType()
-DOUBLE = T.DoubleType()
-
-
-def schema(*columns: tuple[str, T.DataType]) -> T.StructType:
-    return T.StructType([T.StructField(name, kind) for name, kind in columns])
-
-
-def assert_table(actual: DataFrame, expected_schema: T.StructType, rows: list[tuple]) -> None:
-    expected = actual.sparkSession.createDataFrame(rows, expected_schema)
-    assert_df_equality(
-        actual.select(*expected_schema.fieldNames()), expected, ignore_row_order=True, ignore_nullable=True
-    )
+QOE_DAILY = GOLD_SCHEMAS["agg_qoe_daily"]
 
 
 def seconds_after(start: str, seconds: float) -> str:
@@ -55,7 +42,10 @@ def test_nearest_rank_percentiles(spark):
     actual = agg_percentiles(values, ["g"], "v", {"p50": 500, "p90": 900, "p95": 950, "p99": 990})
     assert_table(
         actual,
-        schema(("g", T.StringType()), ("p50", LONG), ("p90", LONG), ("p95", LONG), ("p99", LONG)),
+        T.StructType(
+            [T.StructField("g", T.StringType())]
+            + [T.StructField(name, T.LongType()) for name in ("p50", "p90", "p95", "p99")]
+        ),
         [
             # n=1: every rank is 1.
             ("one", 42, 42, 42, 42),
@@ -76,9 +66,9 @@ def test_nearest_rank_percentiles(spark):
 
 # --- agg_qoe_daily ------------------------------------------------------------------------------
 
-QOE_RATES = schema(
-    ("date", T.DateType()), ("device_type", T.StringType()), ("sessions", LONG), ("sessions_with_start", LONG),
-    ("exits_before_start", LONG), ("ebvs_rate", DOUBLE), ("failures", LONG), ("failure_rate", DOUBLE),
+QOE_RATES = subset(
+    QOE_DAILY, "date", "device_type", "sessions", "sessions_with_start", "exits_before_start", "ebvs_rate",
+    "failures", "failure_rate",
 )
 
 
@@ -109,7 +99,7 @@ def test_qoe_session_counts_ebvs_rate_and_failure_rate(spark):
         event("i2", "s9", "stop", "2026-10-01 10:05:00", device="tv"),
         event("i1", "s9", "play", "2026-10-01 10:00:00", device="mobile"),
     ]
-    sessions = fact(spark, rows)
+    sessions = playback_fact(spark, rows)
     assert_table(
         build_agg_qoe_daily(sessions),
         QOE_RATES,
@@ -148,11 +138,8 @@ def test_qoe_startup_percentiles_over_non_null_startup_times(spark):
     # web: one session, no start -> no startup time -> null percentiles.
     rows += [event("w-1", "web1", "play", "2026-10-01 09:00:00", device="web")]
     assert_table(
-        build_agg_qoe_daily(fact(spark, rows)),
-        schema(
-            ("date", T.DateType()), ("device_type", T.StringType()), ("sessions", LONG),
-            ("startup_p50_ms", LONG), ("startup_p90_ms", LONG), ("startup_p95_ms", LONG),
-        ),
+        build_agg_qoe_daily(playback_fact(spark, rows)),
+        subset(QOE_DAILY, "date", "device_type", "sessions", "startup_p50_ms", "startup_p90_ms", "startup_p95_ms"),
         [
             (day("2026-10-01"), "tv", 12, 500, 900, 1000),
             (day("2026-10-01"), "console", 20, 500, 900, 950),
@@ -189,10 +176,10 @@ def test_qoe_watch_and_rebuffer_sums_ratio_and_rebuffers_per_hour(spark):
     # tv: watch 1_800_000 + 1_800_000 = 3_600_000; rebuffer 200_000 in 2 stalls:
     #     ratio 200_000 / 3_800_000; per hour 2 / (3_600_000 / 3_600_000) = 2.0.
     assert_table(
-        build_agg_qoe_daily(fact(spark, rows)),
-        schema(
-            ("date", T.DateType()), ("device_type", T.StringType()), ("watch_time_ms", LONG), ("rebuffer_ms", LONG),
-            ("rebuffer_count", LONG), ("rebuffer_ratio", DOUBLE), ("rebuffers_per_hour", DOUBLE),
+        build_agg_qoe_daily(playback_fact(spark, rows)),
+        subset(
+            QOE_DAILY, "date", "device_type", "watch_time_ms", "rebuffer_ms", "rebuffer_count", "rebuffer_ratio",
+            "rebuffers_per_hour",
         ),
         [
             (day("2026-10-01"), "tv", 3_600_000, 200_000, 2, 200_000 / 3_800_000, 2.0),
@@ -231,11 +218,7 @@ def test_buffering_daily_counts_every_buffer_event_by_its_own_date_and_device(sp
         )
     assert_table(
         build_agg_buffering_daily(events_df(spark, rows)),
-        schema(
-            ("date", T.DateType()), ("device_type", T.StringType()), ("buffer_events", LONG),
-            ("total_buffer_ms", LONG), ("p50_buffer_ms", LONG), ("p90_buffer_ms", LONG), ("p95_buffer_ms", LONG),
-            ("p99_buffer_ms", LONG), ("max_buffer_ms", LONG),
-        ),
+        GOLD_SCHEMAS["agg_buffering_daily"],
         [
             # 400, 1200, 200, 100 -> sorted 100, 200, 400, 1200: ranks 2, ceil(3.6)=4, 4, 4.
             (day("2026-10-01"), "tv", 4, 1900, 200, 1200, 1200, 1200, 1200),
@@ -266,10 +249,7 @@ def test_errors_daily_counts_events_fatal_events_distinct_sessions_and_users(spa
     ]
     assert_table(
         build_agg_errors_daily(events_df(spark, rows)),
-        schema(
-            ("date", T.DateType()), ("device_type", T.StringType()), ("error_code", T.StringType()),
-            ("error_events", LONG), ("fatal_events", LONG), ("affected_sessions", LONG), ("affected_users", LONG),
-        ),
+        GOLD_SCHEMAS["agg_errors_daily"],
         [
             # a1, a2, c1, b1: 4 events, 1 fatal, sessions s1, s3, s2, users u1, u2.
             (day("2026-10-01"), "tv", "DECODE", 4, 1, 3, 2),

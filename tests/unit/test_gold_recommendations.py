@@ -15,41 +15,14 @@ from dataflix_spark.gold.recommendations import (
     explode_impressions,
     with_conversion,
 )
+from dataflix_spark.schemas import GOLD_SCHEMAS, SILVER_SCHEMAS
+from tests.unit.helpers import subset, ts
 
-ITEM = T.StructType(
-    [
-        T.StructField("content_id", T.StringType()),
-        T.StructField("rank", T.IntegerType()),
-        T.StructField("score", T.DoubleType()),
-    ]
-)
-SILVER_RECOMMENDATIONS = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("shown_at", T.TimestampType()),
-        T.StructField("algorithm", T.StringType()),
-        T.StructField("surface", T.StringType()),
-        T.StructField("items", T.ArrayType(ITEM)),
-        T.StructField("cosmos_ts", T.LongType()),
-        T.StructField("run_id", T.StringType()),
-    ]
-)
+SILVER_RECOMMENDATIONS = SILVER_SCHEMAS["recommendations"]
 # The `fact_playback_sessions` columns conversion reads (plus the key and date, for readability).
-SESSIONS = T.StructType(
-    [
-        T.StructField("session_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("content_id", T.StringType()),
-        T.StructField("session_date", T.DateType()),
-        T.StructField("session_start", T.TimestampType()),
-    ]
+SESSIONS = subset(
+    GOLD_SCHEMAS["fact_playback_sessions"], "session_id", "user_key", "content_id", "session_date", "session_start"
 )
-
-
-def ts(text: str) -> dt.datetime:
-    """A UTC timestamp (aware, so the Python process' local zone plays no part)."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
 
 
 def items(*content_ids: str) -> list[tuple]:
@@ -149,16 +122,6 @@ def test_conversion_window_user_and_content(spark, impressions):
 
 
 def test_agg_recommendations_daily(spark, impressions):
-    schema = T.StructType(
-        [
-            T.StructField("date", T.DateType()),
-            T.StructField("algorithm", T.StringType()),
-            T.StructField("surface", T.StringType()),
-            T.StructField("impressions", T.LongType()),
-            T.StructField("conversions", T.LongType()),
-            T.StructField("conversion_rate", T.DoubleType()),
-        ]
-    )
     expected = spark.createDataFrame(
         [
             # Two items of one list (r1: c1 and c6) convert: 2 of its 6 impressions.
@@ -169,7 +132,7 @@ def test_agg_recommendations_daily(spark, impressions):
             (dt.date(2027, 3, 2), "trending", "post_play", 1, 0, 0.0),
             (dt.date(2027, 3, 3), "trending", "post_play", 2, 2, 1.0),
         ],
-        schema,
+        GOLD_SCHEMAS["agg_recommendations_daily"],
     )
     assert_df_equality(
         build_agg_recommendations_daily(impressions), expected, ignore_row_order=True, ignore_nullable=True
@@ -177,15 +140,6 @@ def test_agg_recommendations_daily(spark, impressions):
 
 
 def test_agg_recommendation_rank(spark, impressions):
-    schema = T.StructType(
-        [
-            T.StructField("algorithm", T.StringType()),
-            T.StructField("rank", T.IntegerType()),
-            T.StructField("impressions", T.LongType()),
-            T.StructField("conversions", T.LongType()),
-            T.StructField("conversion_rate", T.DoubleType()),
-        ]
-    )
     expected = spark.createDataFrame(
         [
             ("collab_filter_v2", 1, 2, 2, 1.0),  # r1/c1 and r3/c4
@@ -197,7 +151,7 @@ def test_agg_recommendation_rank(spark, impressions):
             ("trending", 1, 3, 2, 2 / 3),  # r2/c1 and r5/c8 convert, r4/c1 does not
             ("trending", 2, 2, 1, 0.5),  # r2/c7 does not, r5/c8 does
         ],
-        schema,
+        GOLD_SCHEMAS["agg_recommendation_rank"],
     )
     assert_df_equality(
         build_agg_recommendation_rank(impressions), expected, ignore_row_order=True, ignore_nullable=True

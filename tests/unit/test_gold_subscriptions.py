@@ -15,41 +15,8 @@ from dataflix_spark.gold.subscriptions import (
     build_agg_subscriptions_monthly,
     build_fact_subscriptions,
 )
-
-MONEY = T.DecimalType(12, 2)
-MONEY_SUM = T.DecimalType(18, 2)
-
-SILVER_SUBSCRIPTIONS = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("plan", T.StringType()),
-        T.StructField("price_monthly", MONEY),
-        T.StructField("status", T.StringType()),
-        T.StructField("start_date", T.DateType()),
-        T.StructField("end_date", T.DateType()),
-        T.StructField("cancelled_at", T.TimestampType()),
-        T.StructField("auto_renew", T.BooleanType()),
-        T.StructField("country", T.StringType()),
-        T.StructField("cosmos_ts", T.LongType()),
-        T.StructField("run_id", T.StringType()),
-    ]
-)
-
-FACT_SUBSCRIPTIONS = T.StructType(
-    [
-        T.StructField("subscription_id", T.StringType()),
-        T.StructField("user_key", T.StringType()),
-        T.StructField("plan", T.StringType()),
-        T.StructField("price_monthly", MONEY),
-        T.StructField("status", T.StringType()),
-        T.StructField("start_date", T.DateType()),
-        T.StructField("end_date", T.DateType()),
-        T.StructField("cancelled_at", T.TimestampType()),
-        T.StructField("auto_renew", T.BooleanType()),
-        T.StructField("country", T.StringType()),
-    ]
-)
+from dataflix_spark.schemas import GOLD_SCHEMAS, MONEY, SILVER_SCHEMAS
+from tests.unit.helpers import day, subscription_fact, subset, ts
 
 BILLINGS = T.StructType(
     [
@@ -58,54 +25,17 @@ BILLINGS = T.StructType(
         T.StructField("price_monthly", MONEY),
     ]
 )
-
-AGG_MONTHLY = T.StructType(
-    [
-        T.StructField("month", T.DateType()),
-        T.StructField("plan", T.StringType()),
-        T.StructField("subscribers_start", T.LongType()),
-        T.StructField("subscribers_end", T.LongType()),
-        T.StructField("new_subscribers", T.LongType()),
-        T.StructField("cancellations", T.LongType()),
-        T.StructField("churned", T.LongType()),
-        T.StructField("churn_rate", T.DoubleType()),
-        T.StructField("revenue", MONEY_SUM),
-        T.StructField("mrr", MONEY_SUM),
-    ]
-)
-
-
-def d(text: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
-
-
-def ts(text: str | None) -> dt.datetime | None:
-    """A UTC timestamp (aware, so the Python process' local zone plays no part)."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc) if text else None
+AGG_MONTHLY = GOLD_SCHEMAS["agg_subscriptions_monthly"]
 
 
 def month(text: str) -> dt.date:
     """"2027-01" → 2027-01-01, the contract's month."""
-    return d(f"{text}-01")
-
-
-def fact(spark, rows):
-    """`fact_subscriptions` from (id, user, plan, price, start, end, cancelled_at) tuples."""
-    return spark.createDataFrame(
-        [
-            (
-                sid, user, plan, Decimal(price), "cancelled" if cancelled else "active", d(start), d(end),
-                ts(cancelled), cancelled is None, "US",
-            )
-            for sid, user, plan, price, start, end, cancelled in rows
-        ],
-        FACT_SUBSCRIPTIONS,
-    )
+    return day(f"{text}-01")
 
 
 def monthly(spark, rows, columns=None):
     """Expected `agg_subscriptions_monthly` rows: month as "YYYY-MM", money as text."""
-    schema = AGG_MONTHLY if columns is None else T.StructType([AGG_MONTHLY[c] for c in columns])
+    schema = AGG_MONTHLY if columns is None else subset(AGG_MONTHLY, *columns)
     money = {"revenue", "mrr"}
     converted = [
         tuple(
@@ -127,23 +57,23 @@ def assert_tables_equal(actual, expected):
 def test_fact_subscriptions_one_row_per_subscription_with_contract_columns(spark):
     silver = spark.createDataFrame(
         [
-            ("sub-1", "k1", "Basic", Decimal("9.99"), "active", d("2027-01-05"), None, None, True, "US", 100, "r1"),
+            ("sub-1", "k1", "Basic", Decimal("9.99"), "active", day("2027-01-05"), None, None, True, "US", 100, "r1"),
             (
-                "sub-2", "k2", "Premium", Decimal("19.99"), "cancelled", d("2027-01-20"), d("2027-02-20"),
+                "sub-2", "k2", "Premium", Decimal("19.99"), "cancelled", day("2027-01-20"), day("2027-02-20"),
                 ts("2027-02-01T08:00:00"), False, None, 200, "r2",
             ),
         ],
-        SILVER_SUBSCRIPTIONS,
+        SILVER_SCHEMAS["subscriptions"],
     )
     expected = spark.createDataFrame(
         [
-            ("sub-1", "k1", "Basic", Decimal("9.99"), "active", d("2027-01-05"), None, None, True, "US"),
+            ("sub-1", "k1", "Basic", Decimal("9.99"), "active", day("2027-01-05"), None, None, True, "US"),
             (
-                "sub-2", "k2", "Premium", Decimal("19.99"), "cancelled", d("2027-01-20"), d("2027-02-20"),
+                "sub-2", "k2", "Premium", Decimal("19.99"), "cancelled", day("2027-01-20"), day("2027-02-20"),
                 ts("2027-02-01T08:00:00"), False, None,
             ),
         ],
-        FACT_SUBSCRIPTIONS,
+        GOLD_SCHEMAS["fact_subscriptions"],
     )
     assert_df_equality(build_fact_subscriptions(silver), expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -169,7 +99,7 @@ def test_active_on_start_inclusive_end_exclusive_null_end_open(spark):
         ("2027-01-10", None, "2027-01-09", False),
         ("2027-01-10", "2027-01-10", "2027-01-10", False),  # zero-length subscription
     ]
-    df = spark.createDataFrame([(d(s), d(e), d(day), x) for s, e, day, x in cases], schema)
+    df = spark.createDataFrame([(day(s), day(e), day(on), x) for s, e, on, x in cases], schema)
     assert_column_equality(df.withColumn("active", active_on(F.col("day"))), "active", "expected")
 
 
@@ -177,7 +107,7 @@ def test_active_on_start_inclusive_end_exclusive_null_end_open(spark):
 
 
 def test_billings_from_jan_31_clamp_to_month_end_each_k_from_start_date(spark):
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             ("leap", "k1", "Premium", "19.99", "2028-01-31", None, None),
@@ -187,16 +117,16 @@ def test_billings_from_jan_31_clamp_to_month_end_each_k_from_start_date(spark):
     expected = spark.createDataFrame(
         [
             # 2028 is a leap year; Mar and Apr come from startDate + 2 / + 3 months, not from Feb 29.
-            (d("2028-01-31"), "Premium", Decimal("19.99")),
-            (d("2028-02-29"), "Premium", Decimal("19.99")),
-            (d("2028-03-31"), "Premium", Decimal("19.99")),
-            (d("2028-04-30"), "Premium", Decimal("19.99")),
+            (day("2028-01-31"), "Premium", Decimal("19.99")),
+            (day("2028-02-29"), "Premium", Decimal("19.99")),
+            (day("2028-03-31"), "Premium", Decimal("19.99")),
+            (day("2028-04-30"), "Premium", Decimal("19.99")),
             # 2028-05-31 is after the as-of date 2028-05-30.
-            (d("2027-01-31"), "Basic", Decimal("9.99")),
-            (d("2027-02-28"), "Basic", Decimal("9.99")),
-            (d("2027-03-31"), "Basic", Decimal("9.99")),
-            (d("2027-04-30"), "Basic", Decimal("9.99")),
-            (d("2027-05-31"), "Basic", Decimal("9.99")),
+            (day("2027-01-31"), "Basic", Decimal("9.99")),
+            (day("2027-02-28"), "Basic", Decimal("9.99")),
+            (day("2027-03-31"), "Basic", Decimal("9.99")),
+            (day("2027-04-30"), "Basic", Decimal("9.99")),
+            (day("2027-05-31"), "Basic", Decimal("9.99")),
         ],
         BILLINGS,
     )
@@ -205,7 +135,7 @@ def test_billings_from_jan_31_clamp_to_month_end_each_k_from_start_date(spark):
 
 def test_billings_stop_before_end_date_and_after_as_of(spark):
     as_of = dt.date(2027, 6, 10)
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             ("ends-on-billing-date", "k1", "Basic", "9.99", "2027-01-10", "2027-03-10", "2027-02-01T00:00:00"),
@@ -218,16 +148,16 @@ def test_billings_stop_before_end_date_and_after_as_of(spark):
     )
     expected = spark.createDataFrame(
         [
-            (d("2027-01-10"), "Basic", Decimal("9.99")),
-            (d("2027-02-10"), "Basic", Decimal("9.99")),  # 2027-03-10 = endDate: not billed
-            (d("2027-01-10"), "Standard", Decimal("14.99")),
-            (d("2027-02-10"), "Standard", Decimal("14.99")),
-            (d("2027-03-10"), "Standard", Decimal("14.99")),
-            (d("2027-04-10"), "Premium", Decimal("19.99")),
-            (d("2027-05-10"), "Premium", Decimal("19.99")),
-            (d("2027-06-10"), "Premium", Decimal("19.99")),  # = as-of date: billed
-            (d("2027-04-11"), "Premium", Decimal("29.99")),
-            (d("2027-05-11"), "Premium", Decimal("29.99")),  # 2027-06-11 is after the as-of date
+            (day("2027-01-10"), "Basic", Decimal("9.99")),
+            (day("2027-02-10"), "Basic", Decimal("9.99")),  # 2027-03-10 = endDate: not billed
+            (day("2027-01-10"), "Standard", Decimal("14.99")),
+            (day("2027-02-10"), "Standard", Decimal("14.99")),
+            (day("2027-03-10"), "Standard", Decimal("14.99")),
+            (day("2027-04-10"), "Premium", Decimal("19.99")),
+            (day("2027-05-10"), "Premium", Decimal("19.99")),
+            (day("2027-06-10"), "Premium", Decimal("19.99")),  # = as-of date: billed
+            (day("2027-04-11"), "Premium", Decimal("29.99")),
+            (day("2027-05-11"), "Premium", Decimal("29.99")),  # 2027-06-11 is after the as-of date
         ],
         BILLINGS,
     )
@@ -239,7 +169,7 @@ def test_billings_stop_before_end_date_and_after_as_of(spark):
 
 def test_agg_subscriptions_monthly_every_column(spark):
     # as-of 2027-03-15: months Jan..Mar, l = Jan 31, Feb 28, Mar 15.
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             ("s1", "u1", "Basic", "9.99", "2027-01-01", None, None),
@@ -269,7 +199,7 @@ def test_agg_subscriptions_monthly_every_column(spark):
 
 def test_agg_subscriptions_monthly_zero_filled_from_earliest_start_month_for_every_plan(spark):
     # as-of 2027-04-02: grid Dec 2026..Apr 2027 x 3 plans, Feb and Mar with no activity at all.
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             ("s1", "u1", "Standard", "14.99", "2026-12-20", "2027-01-05", "2026-12-28T12:00:00"),
@@ -305,7 +235,7 @@ CHURN_COLUMNS = ["month", "plan", "subscribers_start", "subscribers_end", "new_s
 
 def test_churn_plan_switch_is_not_churn_resubscription_after_gap_is(spark):
     # as-of 2027-05-20: months Jan..May.
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             # u1 switches Basic → Standard mid-month (one ends, the other starts the same day).
@@ -347,7 +277,7 @@ def test_churn_plan_switch_is_not_churn_resubscription_after_gap_is(spark):
 
 def test_as_of_month_uses_as_of_date_as_l_and_counts_no_churn(spark):
     # as-of 2027-02-15: in February l = Feb 15 and f' = Mar 1 is after the as-of date.
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             # Ended before the as-of date: would be churn in Feb, but Feb is the as-of month.
@@ -375,7 +305,7 @@ def test_as_of_month_uses_as_of_date_as_l_and_counts_no_churn(spark):
 
 
 def test_new_subscribers_earliest_subscription_only_and_cancellations_by_cancelled_at_month(spark):
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             # u1's earliest is Basic (Jan): new for Basic only, not for the Premium that follows.
@@ -409,7 +339,7 @@ def test_new_subscribers_earliest_subscription_only_and_cancellations_by_cancell
 
 def test_revenue_and_mrr_per_month_and_plan(spark):
     # as-of 2027-02-20.
-    subscriptions = fact(
+    subscriptions = subscription_fact(
         spark,
         [
             ("s1", "u1", "Basic", "9.99", "2027-01-15", None, None),  # billed Jan 15, Feb 15
