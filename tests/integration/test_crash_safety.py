@@ -1,0 +1,119 @@
+"""A run killed with SIGKILL leaves every table readable, and the next run produces exactly what an
+uninterrupted run would have. A second run started while one is running stops with a clear message."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from deltalake import DeltaTable
+
+from dataflix_spark.generate import generate
+from dataflix_spark.gold.build import GOLD_TABLES
+from dataflix_spark.ops.lock import LOCK_NAME
+from dataflix_spark.pipeline import RunOptions, run
+
+AS_OF = "2026-10-31"
+PEPPER = "crash-pepper"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("crash") / "input"
+    generate(str(folder), users=20, days=3, seed=5, titles=12, bad_rate=0.03, duplicate_rate=0.05)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(spark, source, tmp_path_factory):
+    lakehouse = tmp_path_factory.mktemp("reference")
+    run(spark, RunOptions(str(source), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
+    return lakehouse
+
+
+def _start_run(source: Path, lakehouse: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dataflix_spark.cli", "run", "--input", str(source), "--lakehouse", str(lakehouse),
+         "--as-of", AS_OF, "--master", "local[2]"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+        env={**os.environ, "DATAFLIX_PEPPER": PEPPER},
+    )
+
+
+def _kill_when(process: subprocess.Popen, marker: str, timeout: float = 600) -> list[str]:
+    """Reads the run's log until `marker` appears, then SIGKILLs its whole process group (Python and JVM)."""
+    seen, deadline = [], time.monotonic() + timeout
+    for line in process.stderr:
+        seen.append(line)
+        if marker in line or time.monotonic() > deadline:
+            break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert any(marker in line for line in seen), "".join(seen)[-2000:]
+    return seen
+
+
+def _every_table_is_readable(lakehouse: Path) -> None:
+    for layer in ("bronze", "silver", "gold", "ops"):
+        folder = lakehouse / layer
+        for table in sorted(folder.iterdir()) if folder.exists() else []:
+            DeltaTable(str(table)).to_pyarrow_table()  # raises on a torn table
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ["playback_events: ", "gold agg_qoe_daily written"],
+    ids=["killed-after-silver-merge", "killed-mid-gold"],
+)
+def test_killed_run_recovers_exactly(spark, source, reference, tmp_path, marker):
+    lakehouse = tmp_path / "lakehouse"
+    victim = _start_run(source, lakehouse)
+    _kill_when(victim, marker)
+    assert victim.returncode == -signal.SIGKILL
+    assert (lakehouse / LOCK_NAME).exists()  # left behind by the killed run
+    _every_table_is_readable(lakehouse)
+
+    counts = run(spark, RunOptions(str(source), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
+    assert not (lakehouse / LOCK_NAME).exists()
+    assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in counts)
+    for name in GOLD_TABLES:
+        assert_df_equality(
+            spark.read.format("delta").load(str(lakehouse / "gold" / name)),
+            spark.read.format("delta").load(str(reference / "gold" / name)),
+            ignore_row_order=True, ignore_nullable=True,
+        )
+    quarantine = DeltaTable(str(lakehouse / "ops" / "quarantine")).to_pandas()
+    expected = DeltaTable(str(reference / "ops" / "quarantine")).to_pandas()
+    assert sorted(quarantine["raw"]) == sorted(expected["raw"])  # not doubled by the re-processing
+    silver = spark.read.format("delta").load(str(lakehouse / "silver" / "playback_events"))
+    assert silver.count() == silver.select("doc_id").distinct().count()
+
+
+def test_second_concurrent_run_stops_with_a_clear_message(source, tmp_path):
+    lakehouse = tmp_path / "lakehouse"
+    first = _start_run(source, lakehouse)
+    try:
+        deadline = time.monotonic() + 300
+        while not (lakehouse / LOCK_NAME).exists():
+            assert first.poll() is None and time.monotonic() < deadline, "first run never took the lock"
+            time.sleep(0.2)
+        second = subprocess.run(
+            [sys.executable, "-m", "dataflix_spark.cli", "run", "--input", str(source), "--lakehouse",
+             str(lakehouse), "--as-of", AS_OF, "--master", "local[1]"],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "DATAFLIX_PEPPER": PEPPER},
+        )
+        assert second.returncode == 3, second.stderr[-2000:]
+        assert "another dataflix run is using lakehouse" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.stderr.read()
+        first.wait(timeout=900)
+    assert first.returncode == 0
+    log = DeltaTable(str(lakehouse / "ops" / "run_log")).to_pandas()
+    assert len(log) == 4  # one run, counted once
