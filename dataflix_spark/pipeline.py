@@ -62,24 +62,30 @@ def _sql_list(values: list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-def new_files(spark: SparkSession, lake: Lakehouse, container: str, files: list[str]) -> list[str]:
-    """The files bronze does not hold yet. (Collects one row per *file* ingested, not per document.)"""
-    if not table_exists(spark, lake.bronze(container)):
-        return files
-    held = read_table(spark, lake.bronze(container)).select("source_file").distinct().collect()
-    known = {file_key(row[0]) for row in held}
-    return [f for f in files if file_key(f) not in known]
+@dataclass(frozen=True)
+class BronzeInventory:
+    """What bronze holds for a container: its source files (normalised) and the runs that wrote them."""
+
+    files: frozenset[str] = frozenset()
+    runs: frozenset[str] = frozenset()
 
 
-def unlogged_runs(spark: SparkSession, lake: Lakehouse, container: str) -> list[str]:
-    """Run ids with rows in bronze but no run-log row for this container: runs that were killed."""
+def bronze_inventory(spark: SparkSession, lake: Lakehouse, container: str) -> BronzeInventory:
+    """One pass over bronze's (run, file) pairs; collects one row per *file* ingested, not per document."""
     if not table_exists(spark, lake.bronze(container)):
-        return []
-    in_bronze = read_table(spark, lake.bronze(container)).select("run_id").distinct()
-    if table_exists(spark, lake.ops("run_log")):
-        logged = read_table(spark, lake.ops("run_log")).where(F.col("container") == container).select("run_id")
-        in_bronze = in_bronze.join(logged, on="run_id", how="left_anti")
-    return sorted(row[0] for row in in_bronze.collect())
+        return BronzeInventory()
+    pairs = read_table(spark, lake.bronze(container)).select("run_id", "source_file").distinct().collect()
+    return BronzeInventory(files=frozenset(file_key(p["source_file"]) for p in pairs),
+                           runs=frozenset(p["run_id"] for p in pairs))
+
+
+def unlogged_runs(spark: SparkSession, lake: Lakehouse, container: str, inventory: BronzeInventory) -> list[str]:
+    """Runs with rows in bronze but no run-log row for this container: runs that were killed."""
+    logged: set[str] = set()
+    if inventory.runs and table_exists(spark, lake.ops("run_log")):
+        rows = read_table(spark, lake.ops("run_log")).where(F.col("container") == container).select("run_id")
+        logged = {row[0] for row in rows.distinct().collect()}
+    return sorted(inventory.runs - logged)
 
 
 def ingest_container(spark: SparkSession, opts: RunOptions, container: str, progress: Progress) -> ContainerCounts:
@@ -87,8 +93,10 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
     quarantined and merged into silver. With `full_refresh`, all of bronze rebuilds silver."""
     lake = Lakehouse(opts.lakehouse)
     started = _now()
-    pending = unlogged_runs(spark, lake, container)
-    files = new_files(spark, lake, container, list_container_files(spark, opts.input_dir, container))
+    inventory = bronze_inventory(spark, lake, container)
+    pending = unlogged_runs(spark, lake, container, inventory)
+    listed = list_container_files(spark, opts.input_dir, container)
+    files = [f for f in listed if file_key(f) not in inventory.files]
     if files:
         append_table(read_json_lines(spark, files).transform(to_bronze(container, opts.run_id, started)),
                      lake.bronze(container))
