@@ -29,10 +29,9 @@ def month_of(day: Column) -> Column:
     return F.trunc(day, "month")
 
 
-def months_from(first_month: Column, as_of: dt.date) -> Column:
-    """Every month's first day from `first_month` to the as-of month (empty when it starts later)."""
-    last = F.lit(as_of.replace(day=1))
-    return F.when(first_month <= last, F.sequence(first_month, last, F.expr("INTERVAL 1 MONTH"))).otherwise(
+def month_span(first_month: Column, last_month: Column) -> Column:
+    """Every month's first day from `first_month` to `last_month` (empty when it starts later)."""
+    return F.when(first_month <= last_month, F.sequence(first_month, last_month, F.expr("INTERVAL 1 MONTH"))).otherwise(
         F.array().cast("array<date>")
     )
 
@@ -40,22 +39,18 @@ def months_from(first_month: Column, as_of: dt.date) -> Column:
 def month_grid(first_months: DataFrame, as_of: dt.date) -> DataFrame:
     """One row (`month`) per month from the earliest `month` in `first_months` to the as-of month."""
     return first_months.agg(F.min("month").alias("first")).select(
-        F.explode(months_from(F.col("first"), as_of)).alias("month")
+        F.explode(month_span(F.col("first"), F.lit(as_of.replace(day=1)))).alias("month")
     )
 
 
 def subscription_months(fact: DataFrame, as_of: dt.date) -> DataFrame:
     """One row per subscription and month it may be active in, with whether it is active on the
     month's first day, on its last day (or the as-of date, when earlier)."""
+    # least() skips nulls: an open-ended subscription spans to the as-of month.
     last_month = F.least(month_of(F.col("end_date")), F.lit(as_of.replace(day=1)))
-    span = F.when(F.col("end_date").isNull(), F.lit(as_of.replace(day=1))).otherwise(last_month)
-    first = month_of(F.col("start_date"))
-    months = F.when(first <= span, F.sequence(first, span, F.expr("INTERVAL 1 MONTH"))).otherwise(
-        F.array().cast("array<date>")
-    )
     last_day = F.least(F.last_day("month"), F.lit(as_of))
     return (
-        fact.withColumn("month", F.explode(months))
+        fact.withColumn("month", F.explode(month_span(month_of(F.col("start_date")), last_month)))
         .withColumn("active_first", active_on(F.col("month")))
         .withColumn("active_last", active_on(last_day))
     )
