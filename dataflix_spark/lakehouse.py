@@ -22,3 +22,7 @@ class Lakehouse:
 
     def ops(self, table: str) -> str:
         return self._path("ops", table)
+
+    def work(self, table: str) -> str:
+        """Intermediate tables the pipeline keeps for itself (not part of the gold contract)."""
+        return self._path("work", table)

@@ -2,8 +2,11 @@
 
 Runs are incremental: a source file already in bronze is not read again, and bronze rows of a
 run that never logged (it was killed) are processed by the next run. Silver is merged (newest
-`_ts` per id wins) and gold is rebuilt from silver, so gold after any sequence of runs equals
-one run over every document received so far. `full_refresh` rebuilds silver from all of bronze.
+`_ts` per id wins) with a change feed; gold applies the silver changes since its last build
+(gold/build.py says which rows they reach), so gold after any sequence of runs equals one run over
+every document received so far. Gold is rebuilt in full on the first run, with `full_refresh`,
+after a changed catalogue, or when a killed run left a gold build unfinished.
+`full_refresh` rebuilds silver from all of bronze.
 """
 from __future__ import annotations
 
@@ -20,14 +23,19 @@ from dataflix_spark.bronze.ingest import to_bronze
 from dataflix_spark.gold import build as gold_build
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.ops.accounting import ContainerCounts, format_summary, run_log_rows
+from dataflix_spark.ops.gold_state import last_gold_state, record_gold_state, silver_versions
 from dataflix_spark.ops.lock import gold_build_interrupted, gold_build_marker, run_lock
 from dataflix_spark.ops.progress import Progress
 from dataflix_spark.schemas import CONTAINERS
 from dataflix_spark.silver.conform import rank_versions, to_silver_rows
 from dataflix_spark.silver.validate import accepted, parse_documents, quarantined
 from dataflix_spark.sinks.delta import (
+    CHANGE_FEED_PROPERTIES,
+    ChangeFeedUnavailable,
     append_table,
+    enable_change_feed,
     overwrite_table,
+    read_changes,
     read_table,
     replace_rows,
     table_exists,
@@ -118,10 +126,12 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
         newest = accepted(parsed).transform(rank_versions).where(F.col("version_rank") == 1)
         silver_rows = newest.transform(to_silver_rows(container, opts.pepper))
         if opts.full_refresh:
-            overwrite_table(silver_rows, lake.silver(container))
+            overwrite_table(silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
             changed = read_table(spark, lake.silver(container)).count()
         else:
-            changed = upsert_newer(spark, silver_rows, lake.silver(container))
+            if table_exists(spark, lake.silver(container)):
+                enable_change_feed(spark, lake.silver(container))
+            changed = upsert_newer(spark, silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
         unknown = _unknown_content(spark, lake, silver_rows) if container == "playback_events" else 0
     finally:
         parsed.unpersist()
@@ -164,6 +174,31 @@ def _gold_is_current(spark: SparkSession, lake: Lakehouse, opts: RunOptions, cou
     return last == opts.as_of
 
 
+def _silver_changes(spark: SparkSession, lake: Lakehouse, opts: RunOptions) -> gold_build.SilverChanges | None:
+    """The silver changes gold has not applied yet, or None when gold must be rebuilt in full."""
+    state = last_gold_state(spark, lake)
+    if opts.full_refresh or state is None or gold_build_interrupted(opts.lakehouse):
+        return None
+    if not all(table_exists(spark, lake.gold(name)) for name in gold_build.GOLD_TABLES):
+        return None
+    if not table_exists(spark, lake.work(gold_build.RANK_DAILY)):
+        return None
+    current = silver_versions(spark, lake, CONTAINERS)
+    if current["content"] != state.silver_versions.get("content"):
+        return None  # the catalogue reaches every session (durations): rebuild
+    changes = {}
+    for container in ("playback_events", "recommendations", "subscriptions"):
+        since = state.silver_versions.get(container, -1)
+        if since < 0 or current[container] < since:
+            return None
+        try:
+            changes[container] = read_changes(spark, lake.silver(container), since)
+        except ChangeFeedUnavailable as error:
+            log.info("gold rebuilt in full: %s", str(error).splitlines()[0])
+            return None
+    return gold_build.SilverChanges(**changes, as_of_changed=state.as_of != opts.as_of)
+
+
 def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
     """One pipeline run over the input folder; returns the per-container accounting."""
     opts = opts.with_run_id()
@@ -179,8 +214,17 @@ def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
             append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
         else:
             # The marker outlives a killed gold build, so the next run rebuilds gold whatever it reads.
+            changes = _silver_changes(spark, lake, opts)
+            versions = silver_versions(spark, lake, CONTAINERS)
             with gold_build_marker(opts.lakehouse):
-                gold_build.build_all(spark, lake, opts.as_of, progress)
+                if changes is None:
+                    progress.stage("gold: full build")
+                    gold_build.build_all(spark, lake, opts.as_of, progress)
+                else:
+                    progress.stage("gold: applying the silver changes since the last build")
+                    gold_build.build_changes(spark, lake, opts.as_of, changes, progress)
+                record_gold_state(spark, lake, opts.run_id, opts.as_of, "full" if changes is None else "incremental",
+                                  versions)
                 append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
         progress.stage("run log appended")
     log.info("run %s summary:\n%s", opts.run_id, format_summary(counts))

@@ -1,10 +1,22 @@
-"""Builds every gold table from silver. Each table is written, then read back by the tables that
-use it, so Delta (not a recomputed plan) is the hand-over between builders."""
+"""Builds the gold tables from silver: all of them (`build_all`), or only what a run's silver
+changes touch (`build_changes`). Each table is written, then read back by the tables that use it,
+so Delta (not a recomputed plan) is the hand-over between builders.
+
+The incremental build recomputes, from silver and gold, exactly the rows the changes can reach:
+  - player sessions with a changed event (old and new versions of the event),
+  - every engagement session of the users of those sessions,
+  - the daily aggregates of the dates those sessions and events fall on (before and after),
+  - recommendation days whose lists changed or whose 24-hour conversion window meets a changed session,
+  - dim_user rows of the users touched,
+and rebuilds in full the small tables (subscriptions, kpi_monthly, dim_date). Every rule is pinned
+by tests/integration/test_incremental.py: any sequence of runs gives the gold of one full run.
+"""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dataflix_spark.gold.content import build_agg_content_daily, build_dim_content
@@ -13,15 +25,22 @@ from dataflix_spark.gold.engagement_sessions import build_fact_engagement_sessio
 from dataflix_spark.gold.playback_sessions import build_fact_playback_sessions
 from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily, build_agg_qoe_daily
 from dataflix_spark.gold.recommendations import (
-    build_agg_recommendation_rank,
+    build_agg_recommendation_rank_daily,
     build_agg_recommendations_daily,
     explode_impressions,
+    rollup_recommendation_rank,
     with_conversion,
 )
 from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly, build_fact_subscriptions
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.ops.progress import Progress
-from dataflix_spark.sinks.delta import overwrite_table, read_table
+from dataflix_spark.sinks.delta import (
+    overwrite_table,
+    read_table,
+    replace_rows,
+    replace_scope,
+    table_version,
+)
 
 GOLD_TABLES = (
     "dim_content", "fact_playback_sessions", "fact_engagement_sessions", "agg_qoe_daily",
@@ -30,48 +49,211 @@ GOLD_TABLES = (
     "kpi_monthly", "dim_user", "dim_date",
 )
 
+# The large facts are partitioned by day: DirectQuery filters on dates prune files, and an
+# incremental run rewrites only the days it touches.
+PARTITIONS = {
+    "fact_playback_sessions": ["session_date"],
+    "fact_engagement_sessions": ["engagement_date"],
+}
+
+# Kept beside gold (not a contract table): conversions per day and rank, so the all-time rank table
+# is re-summed from days instead of re-joining every list ever shown.
+RANK_DAILY = "recommendation_rank_daily"
+
+
+@dataclass(frozen=True)
+class SilverChanges:
+    """What changed in silver since gold was built: old and new images of changed rows (None: nothing)."""
+
+    playback_events: DataFrame | None
+    recommendations: DataFrame | None
+    subscriptions: DataFrame | None
+    as_of_changed: bool
+
+
+class _Gold:
+    """Reads silver and gold, and writes gold tables with a progress line each."""
+
+    def __init__(self, spark: SparkSession, lake: Lakehouse, progress: Progress) -> None:
+        self.spark, self.lake, self.progress = spark, lake, progress
+
+    def silver(self, container: str) -> DataFrame:
+        return read_table(self.spark, self.lake.silver(container))
+
+    def table(self, name: str, version: int | None = None) -> DataFrame:
+        return read_table(self.spark, self.path(name), version)
+
+    def path(self, name: str) -> str:
+        return self.lake.work(name) if name == RANK_DAILY else self.lake.gold(name)
+
+    def version(self, name: str) -> int:
+        return table_version(self.spark, self.path(name))
+
+    def publish(self, name: str, df: DataFrame) -> DataFrame:
+        overwrite_table(df, self.path(name), PARTITIONS.get(name))
+        self.progress.stage(f"gold {name} written")
+        return self.table(name)
+
+    def replace_days(self, name: str, df: DataFrame, column: str, days: list[dt.date]) -> None:
+        replace_rows(self.spark, df, self.path(name), _in(column, days))
+        self.progress.stage(f"gold {name}: {len(days)} day(s) recomputed")
+
+    def replace_scope(self, name: str, fresh: DataFrame, scope: DataFrame, key: list[str],
+                      prune: str | None = None) -> None:
+        replace_scope(self.spark, fresh, self.path(name), scope, key, prune)
+        self.progress.stage(f"gold {name}: affected rows recomputed")
+
 
 def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Progress) -> None:
     """Silver → every gold table of metrics.md (overwritten in full)."""
+    gold = _Gold(spark, lake, progress)
+    events = gold.silver("playback_events")
+    dim_content = gold.publish("dim_content", build_dim_content(gold.silver("content")))
+    sessions = gold.publish("fact_playback_sessions", build_fact_playback_sessions(events, dim_content))
+    gold.publish("fact_engagement_sessions", build_fact_engagement_sessions(sessions))
+    gold.publish("agg_qoe_daily", build_agg_qoe_daily(sessions))
+    gold.publish("agg_buffering_daily", build_agg_buffering_daily(events))
+    gold.publish("agg_errors_daily", build_agg_errors_daily(events))
+    gold.publish("agg_content_daily", build_agg_content_daily(sessions))
 
-    def silver(container: str) -> DataFrame:
-        return read_table(spark, lake.silver(container))
+    impressions = explode_impressions(gold.silver("recommendations")).transform(with_conversion(sessions))
+    gold.publish("agg_recommendations_daily", build_agg_recommendations_daily(impressions))
+    rank_daily = gold.publish(RANK_DAILY, build_agg_recommendation_rank_daily(impressions))
+    gold.publish("agg_recommendation_rank", rollup_recommendation_rank(rank_daily))
 
-    def publish(name: str, df: DataFrame) -> DataFrame:
-        overwrite_table(df, lake.gold(name))
-        progress.stage(f"gold {name} written")
-        return read_table(spark, lake.gold(name))
+    _publish_subscriptions(gold, as_of)
+    gold.publish("dim_user", build_dim_user(gold.table("fact_subscriptions"), events, gold.silver("recommendations"), as_of))
+    _publish_calendar(gold, as_of)
 
-    events = silver("playback_events")
-    dim_content = publish("dim_content", build_dim_content(silver("content")))
-    sessions = publish("fact_playback_sessions", build_fact_playback_sessions(events, dim_content))
-    engagement = publish("fact_engagement_sessions", build_fact_engagement_sessions(sessions))
-    publish("agg_qoe_daily", build_agg_qoe_daily(sessions))
-    buffering = publish("agg_buffering_daily", build_agg_buffering_daily(events))
-    errors = publish("agg_errors_daily", build_agg_errors_daily(events))
-    publish("agg_content_daily", build_agg_content_daily(sessions))
 
-    subscriptions = publish("fact_subscriptions", build_fact_subscriptions(silver("subscriptions")))
-    monthly = publish("agg_subscriptions_monthly", build_agg_subscriptions_monthly(subscriptions, as_of))
+def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes: SilverChanges,
+                  progress: Progress) -> None:
+    """Brings gold up to date with `changes` (silver content unchanged), recomputing only the rows they reach."""
+    gold = _Gold(spark, lake, progress)
+    events = gold.silver("playback_events")
+    changed_events = changes.playback_events
+    session_days: list[dt.date] = []
+    touched_users = []
+    if changed_events is not None:
+        touched = changed_events.select("session_id").distinct()
+        before = gold.table("fact_playback_sessions", gold.version("fact_playback_sessions"))
+        old_sessions = before.join(touched, "session_id", "left_semi")
+        fresh_sessions = build_fact_playback_sessions(
+            events.join(touched, "session_id", "left_semi"), gold.table("dim_content")
+        ).persist()
+        session_days = _days(old_sessions, "session_date") + _days(fresh_sessions, "session_date")
+        session_days = sorted(set(session_days))
+        gold.replace_scope("fact_playback_sessions", fresh_sessions, touched, ["session_id"],
+                           prune=_in("t.session_date", session_days))
+        fresh_sessions.unpersist()
 
-    recommendations = silver("recommendations")
-    impressions = explode_impressions(recommendations).transform(with_conversion(sessions))
-    recs_daily = publish("agg_recommendations_daily", build_agg_recommendations_daily(impressions))
-    publish("agg_recommendation_rank", build_agg_recommendation_rank(impressions))
+        sessions = gold.table("fact_playback_sessions")
+        users = (
+            changed_events.select("user_key")
+            .unionByName(old_sessions.select("user_key"))
+            .unionByName(sessions.join(touched, "session_id", "left_semi").select("user_key"))
+            .distinct()
+            .persist()
+        )
+        touched_users.append(users)
+        gold.replace_scope(
+            "fact_engagement_sessions",
+            build_fact_engagement_sessions(sessions.join(users, "user_key", "left_semi")),
+            users,
+            ["engagement_session_id"],
+        )
+        if session_days:
+            on_days = sessions.where(_in("session_date", session_days))
+            gold.replace_days("agg_qoe_daily", build_agg_qoe_daily(on_days), "date", session_days)
+            gold.replace_days("agg_content_daily", build_agg_content_daily(on_days), "date", session_days)
+        event_days = _days(changed_events, "event_date")
+        if event_days:
+            on_days = events.where(_in("event_date", event_days))
+            gold.replace_days("agg_buffering_daily", build_agg_buffering_daily(on_days), "date", event_days)
+            gold.replace_days("agg_errors_daily", build_agg_errors_daily(on_days), "date", event_days)
 
-    kpi = publish(
-        "kpi_monthly", build_kpi_monthly(subscriptions, monthly, sessions, events, dim_content, as_of)
-    )
-    publish("dim_user", build_dim_user(subscriptions, events, recommendations, as_of))
+    # A list converts on sessions starting up to 24 h after it: a session on day d reaches lists of d and d - 1.
+    rec_days = set(session_days) | {d - dt.timedelta(days=1) for d in session_days}
+    if changes.recommendations is not None:
+        rec_days |= set(_days(changes.recommendations, F.to_date("shown_at")))
+        touched_users.append(changes.recommendations.select("user_key").distinct())
+    if rec_days:
+        _update_recommendation_days(gold, sorted(rec_days))
+
+    if changes.subscriptions is not None or changes.as_of_changed:
+        _publish_subscriptions(gold, as_of)
+    if changes.subscriptions is not None:
+        touched_users.append(changes.subscriptions.select("user_key").distinct())
+    _update_dim_user(gold, events, as_of, touched_users, everyone=changes.as_of_changed)
+    _publish_calendar(gold, as_of)
+    for users in touched_users:
+        users.unpersist()
+
+
+def _update_recommendation_days(gold: _Gold, days: list[dt.date]) -> None:
+    lists = gold.silver("recommendations").where(_in(F.to_date("shown_at"), days))
+    window_days = sorted(set(days) | {d + dt.timedelta(days=1) for d in days})
+    sessions = gold.table("fact_playback_sessions").where(_in("session_date", window_days))
+    impressions = explode_impressions(lists).transform(with_conversion(sessions))
+    gold.replace_days("agg_recommendations_daily", build_agg_recommendations_daily(impressions), "date", days)
+    gold.replace_days(RANK_DAILY, build_agg_recommendation_rank_daily(impressions), "date", days)
+    gold.publish("agg_recommendation_rank", rollup_recommendation_rank(gold.table(RANK_DAILY)))
+
+
+def _update_dim_user(gold: _Gold, events: DataFrame, as_of: dt.date, touched: list[DataFrame], everyone: bool) -> None:
+    subscriptions, recommendations = gold.table("fact_subscriptions"), gold.silver("recommendations")
+    if everyone:
+        gold.publish("dim_user", build_dim_user(subscriptions, events, recommendations, as_of))
+        return
+    if not touched:
+        return
+    users = touched[0]
+    for more in touched[1:]:
+        users = users.unionByName(more)
+    users = users.distinct()
+
+    def of_users(df: DataFrame) -> DataFrame:
+        return df.join(F.broadcast(users), "user_key", "left_semi")
+
+    fresh = build_dim_user(of_users(subscriptions), of_users(events), of_users(recommendations), as_of)
+    gold.replace_scope("dim_user", fresh, users, ["user_key"])
+
+
+def _publish_subscriptions(gold: _Gold, as_of: dt.date) -> None:
+    subscriptions = gold.publish("fact_subscriptions", build_fact_subscriptions(gold.silver("subscriptions")))
+    gold.publish("agg_subscriptions_monthly", build_agg_subscriptions_monthly(subscriptions, as_of))
+
+
+def _publish_calendar(gold: _Gold, as_of: dt.date) -> None:
+    """kpi_monthly and dim_date, always in full: both are a row per month or day."""
+    subscriptions, sessions = gold.table("fact_subscriptions"), gold.table("fact_playback_sessions")
+    events = gold.silver("playback_events")
+    kpi = gold.publish("kpi_monthly", build_kpi_monthly(
+        subscriptions, gold.table("agg_subscriptions_monthly"), sessions, events, gold.table("dim_content"), as_of
+    ))
     dates = [
         sessions.select("session_date"),
-        engagement.select("engagement_date"),
-        buffering.select("date"),
-        errors.select("date"),
+        gold.table("fact_engagement_sessions").select("engagement_date"),
+        gold.table("agg_buffering_daily").select("date"),
+        gold.table("agg_errors_daily").select("date"),
         subscriptions.select("start_date"),
         subscriptions.select("end_date"),
         subscriptions.select(F.to_date("cancelled_at")),
-        recs_daily.select("date"),
+        gold.table("agg_recommendations_daily").select("date"),
         kpi.select("month"),
     ]
-    publish("dim_date", build_dim_date(dates, as_of))
+    gold.publish("dim_date", build_dim_date(dates, as_of))
+
+
+def _days(df: DataFrame, column: str | Column) -> list[dt.date]:
+    """The distinct non-null days of a column: at most one per calendar day, so small enough to collect."""
+    day = F.col(column) if isinstance(column, str) else column
+    return sorted(row[0] for row in df.select(day.alias("day")).where("day IS NOT NULL").distinct().collect())
+
+
+def _in(column: str | Column, days: list[dt.date]) -> str | Column:
+    """`column IN (days)`, as SQL text for a column name (replaceWhere, MERGE) or as a Column."""
+    if isinstance(column, str):
+        listed = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
+        return f"{column} IN ({listed})" if days else "FALSE"
+    return column.isin(days)

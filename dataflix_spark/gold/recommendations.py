@@ -64,8 +64,23 @@ def build_agg_recommendations_daily(impressions: DataFrame) -> DataFrame:
     )
 
 
+def build_agg_recommendation_rank_daily(impressions: DataFrame) -> DataFrame:
+    """Converted impressions → impressions and conversions per (date shown, algorithm, rank)."""
+    return impressions.groupBy(F.to_date("shown_at").alias("date"), "algorithm", "rank").agg(
+        F.count(F.lit(1)).alias("impressions"), F.count(F.when(F.col("converted"), True)).alias("conversions")
+    )
+
+
+def rollup_recommendation_rank(rank_daily: DataFrame) -> DataFrame:
+    """Per-day rank counts → one row per (algorithm, rank): position bias over all days."""
+    return (
+        rank_daily.groupBy("algorithm", "rank")
+        .agg(F.sum("impressions").alias("impressions"), F.sum("conversions").alias("conversions"))
+        .withColumn("conversion_rate", ratio(F.col("conversions"), F.col("impressions")))
+        .transform(conform_to, GOLD_SCHEMAS["agg_recommendation_rank"])
+    )
+
+
 def build_agg_recommendation_rank(impressions: DataFrame) -> DataFrame:
     """Converted impressions → one row per (algorithm, rank): position bias."""
-    return _agg_conversion(impressions, ["algorithm", "rank"]).transform(
-        conform_to, GOLD_SCHEMAS["agg_recommendation_rank"]
-    )
+    return impressions.transform(build_agg_recommendation_rank_daily).transform(rollup_recommendation_rank)

@@ -7,7 +7,9 @@ enable deletion vectors on new tables by default.
 from __future__ import annotations
 
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 TABLE_PROPERTIES = {
@@ -18,9 +20,24 @@ TABLE_PROPERTIES = {
 }
 
 
-def _writer(df: DataFrame, mode: str):
+# Silver keeps a change feed so gold can recompute only what a run changed. The feed is a writer
+# feature: readers stay at version 1.
+CHANGE_FEED_PROPERTIES = {
+    **TABLE_PROPERTIES,
+    "delta.minWriterVersion": "4",
+    "delta.enableChangeDataFeed": "true",
+}
+
+_CHANGE_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
+
+
+class ChangeFeedUnavailable(Exception):
+    """The table has no change feed over the asked versions (it was off, or the versions are gone)."""
+
+
+def _writer(df: DataFrame, mode: str, properties: dict[str, str] | None = None):
     writer = df.write.format("delta").mode(mode)
-    for key, value in TABLE_PROPERTIES.items():
+    for key, value in (properties or TABLE_PROPERTIES).items():
         writer = writer.option(key, value)
     return writer
 
@@ -32,15 +49,20 @@ def assert_portable_schema(df: DataFrame) -> None:
         raise ValueError(f"timestamp_ntz columns are not portable: {ntz}")
 
 
-def overwrite_table(df: DataFrame, path: str) -> None:
+def overwrite_table(
+    df: DataFrame, path: str, partition_by: list[str] | None = None, properties: dict[str, str] | None = None
+) -> None:
     """Replaces a table's content (and schema) in one Delta commit."""
     assert_portable_schema(df)
-    _writer(df, "overwrite").option("overwriteSchema", "true").save(path)
+    writer = _writer(df, "overwrite", properties).option("overwriteSchema", "true")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(path)
 
 
-def append_table(df: DataFrame, path: str) -> None:
+def append_table(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:
     assert_portable_schema(df)
-    _writer(df, "append").save(path)
+    _writer(df, "append", properties).save(path)
 
 
 def replace_rows(spark: SparkSession, df: DataFrame, path: str, condition: str) -> None:
@@ -55,14 +77,16 @@ def table_exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
-def upsert_newer(spark: SparkSession, df: DataFrame, path: str, key: str = "doc_id") -> int:
+def upsert_newer(
+    spark: SparkSession, df: DataFrame, path: str, key: str = "doc_id", properties: dict[str, str] | None = None
+) -> int:
     """MERGE rows whose key is new or whose `cosmos_ts` is greater than the stored one.
 
     `df` must hold one row per key. Returns how many rows were inserted or updated; the
     rest were not newer than what the table holds (duplicates or older versions).
     """
     if not table_exists(spark, path):
-        append_table(df.limit(0), path)
+        append_table(df.limit(0), path, properties)
     table = DeltaTable.forPath(spark, path)
     before = table.history(1).select("version").head()[0]
     (
@@ -79,5 +103,65 @@ def upsert_newer(spark: SparkSession, df: DataFrame, path: str, key: str = "doc_
     return int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
 
 
-def read_table(spark: SparkSession, path: str) -> DataFrame:
-    return spark.read.format("delta").load(path)
+def read_table(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path)
+
+
+def table_version(spark: SparkSession, path: str) -> int:
+    return DeltaTable.forPath(spark, path).history(1).select("version").head()[0]
+
+
+def enable_change_feed(spark: SparkSession, path: str) -> None:
+    """Turns the change feed on for a table created before silver kept one (no-op when on)."""
+    properties = DeltaTable.forPath(spark, path).detail().select("properties").head()[0]
+    if properties.get("delta.enableChangeDataFeed") != "true":
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')")
+
+
+def read_changes(spark: SparkSession, path: str, since_version: int) -> DataFrame | None:
+    """Rows written after `since_version`, old and new images alike (None when nothing was written).
+
+    Raises ChangeFeedUnavailable when the table's change feed does not cover those versions.
+    """
+    if table_version(spark, path) <= since_version:
+        return None
+    try:
+        changes = (
+            spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", since_version + 1)
+            .load(path)
+        )
+        changes.schema  # resolves the feed now, so a missing one fails here, not mid-build
+    except AnalysisException as error:
+        raise ChangeFeedUnavailable(f"{path}: {error}") from error
+    return changes.drop(*_CHANGE_COLUMNS)
+
+
+def replace_scope(
+    spark: SparkSession, fresh: DataFrame, path: str, scope: DataFrame, key: list[str], prune: str | None = None
+) -> None:
+    """Makes the rows of the table that fall in `scope` equal `fresh`, in one MERGE (so one commit).
+
+    `scope` holds the values of the columns that define it (e.g. the affected `user_key`s); `fresh`
+    holds every row the scope should now contain, one per `key`. Rows of the scope missing from
+    `fresh` are deleted. `prune` is an optional SQL predicate on the target (`t.`) that every
+    affected row meets, so Delta can skip files.
+    """
+    assert_portable_schema(fresh)
+    target = read_table(spark, path)
+    stale = target.join(scope, on=scope.columns, how="left_semi").join(fresh.select(*key), on=key, how="left_anti")
+    source = fresh.withColumn("_delete", F.lit(False)).unionByName(
+        stale.select(*key).withColumn("_delete", F.lit(True)), allowMissingColumns=True
+    )
+    condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key) + (f" AND ({prune})" if prune else "")
+    values = {f"`{c}`": f"s.`{c}`" for c in fresh.columns}
+    (
+        DeltaTable.forPath(spark, path).alias("t")
+        .merge(source.alias("s"), condition)
+        .whenMatchedDelete(condition="s._delete")
+        .whenMatchedUpdate(set=values)
+        .whenNotMatchedInsert(condition="NOT s._delete", values=values)
+        .execute()
+    )

@@ -53,13 +53,58 @@ def _late_documents(folder: Path) -> None:
     (folder / "playback_events" / "zz-late.jsonl").write_text(json.dumps(event) + "\n" + json.dumps(late) + "\n")
 
 
+def _event(doc_id: str, session: str, content: str, event_type: str, ts: str, position: float = 0) -> dict:
+    return {"id": doc_id, "userId": "u-bridge", "sessionId": session, "contentId": content, "deviceType": "tv",
+            "eventType": event_type, "timestamp": ts, "positionSec": position, "_ts": 1793400000}
+
+
+def _list(doc_id: str, ts: str, items: list[str]) -> dict:
+    return {"id": doc_id, "userId": "u-bridge", "timestamp": ts, "algorithm": "trending", "surface": "home_row",
+            "items": [{"contentId": c, "rank": i + 1, "score": 0.5} for i, c in enumerate(items)], "_ts": 1793400000}
+
+
+def _bridging_documents(folder: Path) -> None:
+    """One user's sessions and lists across the two batches (the aa- files come first, zz- files later):
+    - sessions A and C are 45 min apart (two engagement sessions) until B arrives between them (one);
+    - session D gains an earlier `start` that moves it from Oct 30 to Oct 29;
+    - a batch-1 list converts through batch-2 session B; a batch-2 list converts through batch-1 session C."""
+    first = [
+        _event("b-a1", "s-a", "c-00001", "start", "2026-10-29T23:50:00.000Z"),
+        _event("b-a2", "s-a", "c-00001", "play", "2026-10-29T23:50:02.000Z"),
+        _event("b-a3", "s-a", "c-00001", "stop", "2026-10-30T00:05:00.000Z", 898),
+        _event("b-c1", "s-c", "c-00001", "start", "2026-10-30T00:50:00.000Z"),
+        _event("b-c2", "s-c", "c-00001", "play", "2026-10-30T00:50:01.000Z"),
+        _event("b-c3", "s-c", "c-00001", "stop", "2026-10-30T01:10:00.000Z", 1199),
+        _event("b-d1", "s-d", "c-00003", "play", "2026-10-30T00:00:10.000Z"),
+        _event("b-d2", "s-d", "c-00003", "stop", "2026-10-30T00:03:00.000Z", 170),
+    ]
+    later = [
+        _event("b-b1", "s-b", "c-00002", "start", "2026-10-30T00:20:00.000Z"),
+        _event("b-b2", "s-b", "c-00002", "play", "2026-10-30T00:20:01.000Z"),
+        _event("b-b3", "s-b", "c-00002", "stop", "2026-10-30T00:40:00.000Z", 1199),
+        _event("b-d0", "s-d", "c-00003", "start", "2026-10-29T23:59:58.000Z"),
+    ]
+    lines = lambda docs: "".join(json.dumps(d) + "\n" for d in docs)  # noqa: E731
+    (folder / "playback_events" / "aa-bridge.jsonl").write_text(lines(first))
+    (folder / "playback_events" / "zz-bridge.jsonl").write_text(lines(later))
+    (folder / "recommendations" / "aa-bridge.jsonl").write_text(
+        lines([_list("r-b1", "2026-10-29T23:00:00.000Z", ["c-00002", "c-00003"])]))
+    (folder / "recommendations" / "zz-bridge.jsonl").write_text(
+        lines([_list("r-b2", "2026-10-30T00:45:00.000Z", ["c-00001", "c-00009"])]))
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
     source = root / "all"
     generate(str(source), users=30, days=4, seed=11, titles=15, bad_rate=0.03, duplicate_rate=0.05)
     _late_documents(source)
+    _bridging_documents(source)
     return root, source
+
+
+def _gold_versions(lakehouse: Path) -> dict[str, int]:
+    return {name: DeltaTable(str(lakehouse / "gold" / name)).version() for name in GOLD_TABLES}
 
 
 def _gold(spark, lakehouse: Path, name: str):
@@ -84,8 +129,9 @@ def full_and_incremental(spark, generated):
     first_counts = run(spark, _options(landing, root / "incremental"))
     _copy([p for p in every_file if p not in first], source, landing)
     second_counts = run(spark, _options(landing, root / "incremental"))
+    versions_after_second = _gold_versions(root / "incremental")
     third_counts = run(spark, _options(landing, root / "incremental"))
-    return root, first_counts, second_counts, third_counts
+    return root, first_counts, second_counts, third_counts, versions_after_second
 
 
 @pytest.mark.parametrize("name", GOLD_TABLES)
@@ -96,7 +142,7 @@ def test_incremental_gold_equals_one_full_run(spark, full_and_incremental, name)
 
 
 def test_later_runs_read_only_new_files(full_and_incremental, generated):
-    _, first, second, third = full_and_incremental
+    _, first, second, third, _ = full_and_incremental
     by_container = {c.container: c for c in second}
     assert by_container["subscriptions"].read == 1  # only zz-late.jsonl
     assert by_container["subscriptions"].accepted == 1  # the cancellation replaced the active version
@@ -108,10 +154,30 @@ def test_later_runs_read_only_new_files(full_and_incremental, generated):
 
 
 def test_rerun_without_new_files_leaves_gold_untouched(full_and_incremental):
+    root, *_, versions_after_second = full_and_incremental
+    assert _gold_versions(root / "incremental") == versions_after_second
+
+
+def test_second_run_updates_gold_in_place(full_and_incremental):
+    """The second run applies silver's changes (MERGE of the touched sessions) instead of rebuilding,
+    and leaves untouched tables alone."""
     root = full_and_incremental[0]
-    for name in GOLD_TABLES:
-        history = DeltaTable(str(root / "incremental" / "gold" / name)).history()
-        assert len(history) == 2, name  # written by the first and second run only
+    modes = DeltaTable(str(root / "incremental" / "ops" / "gold_state")).to_pandas()
+    assert sorted(modes.drop_duplicates("run_id").sort_values("built_at")["mode"]) == ["full", "incremental"]
+    operations = [h["operation"] for h in DeltaTable(str(root / "incremental" / "gold" / "fact_playback_sessions")).history()]
+    assert operations[0] == "MERGE"
+    assert len(DeltaTable(str(root / "incremental" / "gold" / "dim_content")).history()) == 1
+
+
+def test_late_session_bridges_two_engagement_sessions(spark, full_and_incremental):
+    root = full_and_incremental[0]
+    engagement = _gold(spark, root / "incremental", "fact_engagement_sessions")
+    sessions = _gold(spark, root / "incremental", "fact_playback_sessions")
+    bridge_user = sessions.where("session_id = 's-b'").select("user_key")
+    bridged = engagement.join(bridge_user, "user_key").collect()
+    assert [r["player_sessions"] for r in bridged] == [4]  # A, D, B, C in one engagement session
+    moved = sessions.where("session_id = 's-d'").head()
+    assert str(moved["session_date"]) == "2026-10-29"
 
 
 def test_unknown_fields_stay_in_bronze(spark, full_and_incremental):
