@@ -35,6 +35,7 @@ from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly, b
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.ops.progress import Progress
 from dataflix_spark.sinks.delta import (
+    compact,
     overwrite_table,
     read_table,
     replace_rows,
@@ -99,8 +100,15 @@ class _Gold:
         self.progress.stage(f"gold {name}: {len(days)} day(s) recomputed")
 
     def replace_scope(self, name: str, fresh: DataFrame, scope: DataFrame, key: list[str],
-                      prune: str | None = None) -> None:
+                      days: list[dt.date] | None = None) -> None:
+        """Rows of `scope` become `fresh`; `days` (of the table's partition column), when given, hold
+        every affected row before and after, so the MERGE and the compaction read only those."""
+        day_column = PARTITIONS.get(name, [None])[0]
+        prune = _in(f"t.{day_column}", days) if days is not None else None
         replace_scope(self.spark, fresh, self.path(name), scope, key, prune)
+        if day_column:
+            # MERGE adds files to the partitions it touches; DirectQuery wants few, large ones.
+            compact(self.spark, self.path(name), _in(day_column, days) if days is not None else None)
         self.progress.stage(f"gold {name}: affected rows recomputed")
 
 
@@ -143,8 +151,7 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
         ).persist()
         session_days = _days(old_sessions, "session_date") + _days(fresh_sessions, "session_date")
         session_days = sorted(set(session_days))
-        gold.replace_scope("fact_playback_sessions", fresh_sessions, touched, ["session_id"],
-                           prune=_in("t.session_date", session_days))
+        gold.replace_scope("fact_playback_sessions", fresh_sessions, touched, ["session_id"], days=session_days)
         fresh_sessions.unpersist()
 
         sessions = gold.table("fact_playback_sessions")

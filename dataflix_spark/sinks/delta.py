@@ -54,10 +54,21 @@ def overwrite_table(
 ) -> None:
     """Replaces a table's content (and schema) in one Delta commit."""
     assert_portable_schema(df)
+    if partition_by:
+        # One file per partition value rather than one per task and value.
+        df = df.repartition(*partition_by)
     writer = _writer(df, "overwrite", properties).option("overwriteSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(path)
+
+
+def compact(spark: SparkSession, path: str, where: str | None = None) -> None:
+    """Bin-packs small files (OPTIMIZE), in the partitions `where` selects; the content is unchanged."""
+    optimizer = DeltaTable.forPath(spark, path).optimize()
+    if where:
+        optimizer = optimizer.where(where)
+    optimizer.executeCompaction()
 
 
 def append_table(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:

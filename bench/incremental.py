@@ -1,0 +1,98 @@
+"""Incremental vs. full run (issue 3's benchmark; not a test).
+
+Builds a lakehouse with one full `dataflix run` over a generated base (default ≈ 10 million events),
+then drops one more day of events and lists from a subset of the same users (≈ 1 % more events) into
+the input folder and times the incremental run that picks them up.
+
+    python bench/incremental.py --work /tmp/dataflix-bench            # ≈ 10M events; ~1 h on 2 cores
+    python bench/incremental.py --work /tmp/b --users 4500 --days 65 --increment-users 2600   # ≈ 1M
+
+Prints and writes <work>/incremental.json. Generated folders are reused when their manifest exists.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE = re.compile(r"\[\s*([0-9.]+)s\] (.*)")
+
+
+def _generate(out: Path, users: int, days: int, seed: int, end_date: str) -> dict:
+    manifest = out / "_manifest.json"
+    if not manifest.exists():
+        subprocess.run([sys.executable, "-m", "dataflix_spark.cli", "generate", "--out", str(out), "--users", str(users),
+                        "--days", str(days), "--seed", str(seed), "--end-date", end_date], check=True)
+    return json.loads(manifest.read_text())
+
+
+def _run(input_dir: Path, lakehouse: Path, as_of: str, log: Path) -> dict:
+    """One `dataflix run` in a subprocess: wall time, the stage lines it printed, its exit code."""
+    env = {**os.environ, "DATAFLIX_PEPPER": "bench-pepper"}
+    started = time.monotonic()
+    with log.open("w") as out:
+        result = subprocess.run([sys.executable, "-m", "dataflix_spark.cli", "run", "--input", str(input_dir),
+                                 "--lakehouse", str(lakehouse), "--as-of", as_of], stdout=out, stderr=subprocess.STDOUT,
+                                env=env, cwd=ROOT)
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        raise SystemExit(f"dataflix run failed ({result.returncode}); see {log}")
+    stages = [(float(m.group(1)), m.group(2)) for m in map(STAGE.search, log.read_text().splitlines()) if m]
+    return {"seconds": round(seconds, 1), "stages": stages}
+
+
+def _events(manifest: dict) -> int:
+    return int(manifest["counts"]["playback_events"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", required=True, type=Path)
+    parser.add_argument("--users", type=int, default=45000)
+    parser.add_argument("--days", type=int, default=65)
+    parser.add_argument("--increment-users", type=int, default=26000)
+    parser.add_argument("--base", type=Path, help="an already generated base folder (default <work>/base)")
+    args = parser.parse_args()
+
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    base = args.base or work / "base"
+    base_manifest = _generate(base, args.users, args.days, seed=1, end_date="2026-10-30")
+    increment = work / "increment"
+    increment_manifest = _generate(increment, args.increment_users, 1, seed=2, end_date="2026-10-31")
+
+    landing, lakehouse = work / "landing", work / "lakehouse"
+    shutil.rmtree(landing, ignore_errors=True)
+    shutil.rmtree(lakehouse, ignore_errors=True)
+    shutil.copytree(base, landing, ignore=shutil.ignore_patterns("_manifest.json"))
+
+    full = _run(landing, lakehouse, "2026-10-31", work / "full.log")
+    for container in ("playback_events", "recommendations"):
+        for f in (increment / container).iterdir():
+            shutil.copy(f, landing / container / f"increment-{f.name}")
+    incremental = _run(landing, lakehouse, "2026-10-31", work / "incremental.log")
+
+    result = {
+        "base_events": _events(base_manifest),
+        "new_events": _events(increment_manifest),
+        "new_share": round(_events(increment_manifest) / _events(base_manifest), 4),
+        "full_seconds": full["seconds"],
+        "incremental_seconds": incremental["seconds"],
+        "incremental_over_full": round(incremental["seconds"] / full["seconds"], 3),
+        "full_stages": full["stages"],
+        "incremental_stages": incremental["stages"],
+        "cores": os.cpu_count(),
+    }
+    (work / "incremental.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if not k.endswith("stages")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
