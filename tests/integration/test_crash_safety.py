@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,21 @@ def reference(spark, source, tmp_path_factory):
     return lakehouse
 
 
+@pytest.fixture(scope="module")
+def prebuilt(spark, source, tmp_path_factory):
+    """A lakehouse holding every file but the last day's events, and a landing folder that has since
+    received that day: the next run over it is incremental."""
+    root = tmp_path_factory.mktemp("prebuilt")
+    landing, lakehouse = root / "landing", root / "lakehouse"
+    shutil.copytree(source, landing)
+    last_day = sorted((landing / "playback_events").iterdir())[-1]
+    held_back = root / last_day.name
+    last_day.rename(held_back)
+    run(spark, RunOptions(str(landing), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
+    held_back.rename(last_day)
+    return landing, lakehouse
+
+
 def _start_run(source: Path, lakehouse: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "dataflix_spark.cli", "run", "--input", str(source), "--lakehouse", str(lakehouse),
@@ -67,12 +83,19 @@ def _every_table_is_readable(lakehouse: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "marker",
-    ["playback_events: ", "gold agg_qoe_daily written"],
-    ids=["killed-after-silver-merge", "killed-mid-gold"],
+    ("start", "marker"),
+    [
+        ("empty", "playback_events: "),
+        ("prebuilt", "playback_events: "),
+        ("prebuilt", "gold fact_playback_sessions: affected rows recomputed"),
+    ],
+    ids=["first-run-killed-after-silver-merge", "incremental-killed-after-silver-merge", "incremental-killed-mid-gold"],
 )
-def test_killed_run_recovers_exactly(spark, source, reference, tmp_path, marker):
+def test_killed_run_recovers_exactly(spark, source, reference, prebuilt, tmp_path, start, marker):
     lakehouse = tmp_path / "lakehouse"
+    if start == "prebuilt":
+        source = prebuilt[0]
+        shutil.copytree(prebuilt[1], lakehouse)
     victim = _start_run(source, lakehouse)
     _kill_when(victim, marker)
     assert victim.returncode == -signal.SIGKILL
