@@ -31,9 +31,25 @@ class SparkSettings:
     conf: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class QoeThresholds:
+    """When a viewer's experience counts as poor (gold/qoe_churn.py): a value strictly above a threshold."""
+
+    rebuffer_ratio: float = 0.02
+    startup_p90_ms: int = 4000
+
+    def __post_init__(self) -> None:
+        ratio, startup = self.rebuffer_ratio, self.startup_p90_ms
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+            raise ConfigError(f"qoe.rebuffer_ratio must be a number from 0 to 1, got {ratio!r}")
+        if isinstance(startup, bool) or not isinstance(startup, int) or startup < 0:
+            raise ConfigError(f"qoe.startup_p90_ms must be a whole number of milliseconds >= 0, got {startup!r}")
+
+
 @dataclass
 class Settings:
     spark: SparkSettings = field(default_factory=SparkSettings)
+    qoe: QoeThresholds = field(default_factory=QoeThresholds)
     source: str = "local"
     input: str | None = None
     lakehouse: str = "./lakehouse"
@@ -64,8 +80,9 @@ def load_settings(conf_file: str | None = None, overrides: dict[str, Any] | None
             raise ConfigError(f"config file {conf_file} must hold a mapping of settings")
     data = _merge(data, overrides or {})
     spark = data.pop("spark", {}) or {}
+    qoe = data.pop("qoe", {}) or {}
     try:
-        return Settings(spark=SparkSettings(**spark), **data)
+        return Settings(spark=SparkSettings(**spark), qoe=QoeThresholds(**qoe), **data)
     except TypeError as exc:
         raise ConfigError(f"unknown or invalid setting in {conf_file or 'flags'}: {exc}") from None
 

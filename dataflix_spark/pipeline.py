@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dataflix_spark.bronze.ingest import to_bronze
+from dataflix_spark.config import QoeThresholds
 from dataflix_spark.gold import build as gold_build
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.ops.accounting import ContainerCounts, format_summary, run_log_rows
@@ -54,6 +55,7 @@ class RunOptions:
     pepper: str
     run_id: str = ""
     full_refresh: bool = False
+    qoe: QoeThresholds = QoeThresholds()
 
     def with_run_id(self) -> "RunOptions":
         if self.run_id:
@@ -171,7 +173,8 @@ def _gold_is_current(spark: SparkSession, lake: Lakehouse, opts: RunOptions, cou
     if not all(table_exists(spark, lake.gold(name)) for name in gold_build.GOLD_TABLES):
         return False
     last = read_table(spark, lake.ops("run_log")).agg(F.max_by("as_of", "finished_at")).head()[0]
-    return last == opts.as_of
+    state = last_gold_state(spark, lake)
+    return last == opts.as_of and state is not None and state.thresholds == opts.qoe
 
 
 def _silver_changes(spark: SparkSession, lake: Lakehouse, opts: RunOptions) -> gold_build.SilverChanges | None:
@@ -219,12 +222,12 @@ def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
             with gold_build_marker(opts.lakehouse):
                 if changes is None:
                     progress.stage("gold: full build")
-                    gold_build.build_all(spark, lake, opts.as_of, progress)
+                    gold_build.build_all(spark, lake, opts.as_of, progress, opts.qoe)
                 else:
                     progress.stage("gold: applying the silver changes since the last build")
-                    gold_build.build_changes(spark, lake, opts.as_of, changes, progress)
+                    gold_build.build_changes(spark, lake, opts.as_of, changes, progress, opts.qoe)
                 record_gold_state(spark, lake, opts.run_id, opts.as_of, "full" if changes is None else "incremental",
-                                  versions)
+                                  versions, opts.qoe)
                 append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
         progress.stage("run log appended")
     log.info("run %s summary:\n%s", opts.run_id, format_summary(counts))

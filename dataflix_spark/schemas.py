@@ -222,6 +222,21 @@ GOLD_SCHEMAS: dict[str, T.StructType] = {
         ("algorithm", STRING), ("rank", INT), ("impressions", LONG), ("conversions", LONG),
         ("conversion_rate", DOUBLE),
     ),
+    # Quality of experience joined to billing and recommendations (docs/metrics-extra.md).
+    "agg_qoe_churn_monthly": table_schema(
+        ("month", DATE), ("plan", STRING), ("qoe_bucket", STRING), ("subscribers", LONG), ("churned", LONG),
+        ("churn_rate", DOUBLE),
+    ),
+    "revenue_at_risk_daily": table_schema(
+        ("date", DATE), ("plan", STRING), ("device_type", STRING), ("subscribers_at_risk", LONG),
+        ("mrr_at_risk", MONEY_SUM), ("attributed_subscribers_at_risk", LONG), ("attributed_mrr_at_risk", MONEY_SUM),
+    ),
+    "agg_recommendation_qoe": table_schema(
+        ("date", DATE), ("device_type", STRING), ("play_source", STRING), ("sessions", LONG),
+        ("sessions_with_startup", LONG), ("total_startup_ms", LONG), ("startup_avg_ms", LONG), ("startup_p90_ms", LONG),
+        ("watch_time_ms", LONG), ("rebuffer_ms", LONG), ("rebuffer_ratio", DOUBLE), ("avg_watch_time_ms", LONG),
+        ("completions", LONG), ("completion_rate", DOUBLE),
+    ),
     "kpi_monthly": table_schema(
         ("month", DATE), ("revenue", MONEY_SUM), ("subscribers", LONG), ("new_subscribers", LONG),
         ("cancellations", LONG), ("content_count", LONG), ("player_sessions", LONG), ("buffer_events", LONG),

@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from dataflix_spark.config import QoeThresholds
 from dataflix_spark.gold.content import build_agg_content_daily, build_dim_content
 from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly
 from dataflix_spark.gold.engagement_sessions import build_fact_engagement_sessions
 from dataflix_spark.gold.playback_sessions import build_fact_playback_sessions
 from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily, build_agg_qoe_daily
+from dataflix_spark.gold.qoe_churn import build_agg_qoe_churn_monthly, build_revenue_at_risk_daily
+from dataflix_spark.gold.recommendation_qoe import build_agg_recommendation_qoe
 from dataflix_spark.gold.recommendations import (
     build_agg_recommendation_rank_daily,
     build_agg_recommendations_daily,
@@ -48,6 +51,8 @@ GOLD_TABLES = (
     "agg_buffering_daily", "agg_errors_daily", "agg_content_daily", "fact_subscriptions",
     "agg_subscriptions_monthly", "agg_recommendations_daily", "agg_recommendation_rank",
     "kpi_monthly", "dim_user", "dim_date",
+    # Beyond the contract (docs/metrics-extra.md): QoE joined to churn, revenue and recommendations.
+    "agg_qoe_churn_monthly", "revenue_at_risk_daily", "agg_recommendation_qoe",
 )
 
 # The large facts are partitioned by day: DirectQuery filters on dates prune files, and an
@@ -112,7 +117,8 @@ class _Gold:
         self.progress.stage(f"gold {name}: affected rows recomputed")
 
 
-def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Progress) -> None:
+def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Progress,
+              thresholds: QoeThresholds = QoeThresholds()) -> None:
     """Silver → every gold table of metrics.md (overwritten in full)."""
     gold = _Gold(spark, lake, progress)
     events = gold.silver("playback_events")
@@ -130,12 +136,13 @@ def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Pr
     gold.publish("agg_recommendation_rank", rollup_recommendation_rank(rank_daily))
 
     _publish_subscriptions(gold, as_of)
+    _publish_qoe_business(gold, as_of, thresholds)
     gold.publish("dim_user", build_dim_user(gold.table("fact_subscriptions"), events, gold.silver("recommendations"), as_of))
     _publish_calendar(gold, as_of)
 
 
 def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes: SilverChanges,
-                  progress: Progress) -> None:
+                  progress: Progress, thresholds: QoeThresholds = QoeThresholds()) -> None:
     """Brings gold up to date with `changes` (silver content unchanged), recomputing only the rows they reach."""
     gold = _Gold(spark, lake, progress)
     events = gold.silver("playback_events")
@@ -192,6 +199,7 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     if changes.subscriptions is not None:
         touched_users.append(changes.subscriptions.select("user_key").distinct())
     _update_dim_user(gold, events, as_of, touched_users, everyone=changes.as_of_changed)
+    _publish_qoe_business(gold, as_of, thresholds)
     _publish_calendar(gold, as_of)
     for users in touched_users:
         users.unpersist()
@@ -229,6 +237,16 @@ def _update_dim_user(gold: _Gold, events: DataFrame, as_of: dt.date, touched: li
 def _publish_subscriptions(gold: _Gold, as_of: dt.date) -> None:
     subscriptions = gold.publish("fact_subscriptions", build_fact_subscriptions(gold.silver("subscriptions")))
     gold.publish("agg_subscriptions_monthly", build_agg_subscriptions_monthly(subscriptions, as_of))
+
+
+def _publish_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds) -> None:
+    """QoE joined to churn, revenue at risk and recommendations (docs/metrics-extra.md), rebuilt in full:
+    each reads a month or a 7-day window of every subscriber's sessions."""
+    subscriptions, sessions = gold.table("fact_subscriptions"), gold.table("fact_playback_sessions")
+    gold.publish("agg_qoe_churn_monthly", build_agg_qoe_churn_monthly(subscriptions, sessions, as_of, thresholds))
+    gold.publish("revenue_at_risk_daily", build_revenue_at_risk_daily(subscriptions, sessions, as_of, thresholds))
+    impressions = explode_impressions(gold.silver("recommendations"))
+    gold.publish("agg_recommendation_qoe", build_agg_recommendation_qoe(sessions, impressions))
 
 
 def _publish_calendar(gold: _Gold, as_of: dt.date) -> None:

@@ -69,16 +69,23 @@ def billings(fact: DataFrame, as_of: dt.date) -> DataFrame:
     return dated.where(billed).select("billing_date", "plan", "price_monthly")
 
 
+def month_start_churn(months: DataFrame, as_of: dt.date) -> DataFrame:
+    """One row (user_key, month, plan, churned) per user with a subscription of the plan active on the
+    month's 1st; `churned`: no subscription of theirs is active on the next 1st (null in the as-of month)."""
+    active_first = months.where("active_first").select("user_key", "month", "plan").distinct()
+    stays = active_first.select("user_key", F.add_months("month", -1).alias("month")).distinct().withColumn(
+        "_stays", F.lit(True)
+    )
+    churned = F.when(F.col("month") < F.lit(as_of.replace(day=1)), F.col("_stays").isNull())
+    return active_first.join(stays, on=["user_key", "month"], how="left").select(
+        "user_key", "month", "plan", churned.alias("churned")
+    )
+
+
 def _churned(months: DataFrame, as_of: dt.date) -> DataFrame:
     """(month, plan, churned): users active on the plan on the 1st with no subscription active on the next 1st."""
-    active_first = months.where("active_first").select("user_key", "month", "plan").distinct()
-    active_next = active_first.select("user_key", F.add_months("month", -1).alias("month")).distinct()
-    return (
-        active_first.where(F.col("month") < F.lit(as_of.replace(day=1)))
-        .join(active_next, on=["user_key", "month"], how="left_anti")
-        .groupBy("month", "plan")
-        .agg(F.count(F.lit(1)).alias("churned"))
-    )
+    churned = month_start_churn(months, as_of).where("churned")
+    return churned.groupBy("month", "plan").agg(F.count(F.lit(1)).alias("churned"))
 
 
 def _new_subscribers(fact: DataFrame) -> DataFrame:

@@ -9,6 +9,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from dataflix_spark.config import QoeThresholds
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.sinks.delta import append_table, read_table, table_exists, table_version
 
@@ -19,6 +20,8 @@ GOLD_STATE_SCHEMA = T.StructType([
     T.StructField("mode", T.StringType(), False),  # full | incremental
     T.StructField("container", T.StringType(), False),
     T.StructField("silver_version", T.LongType(), False),  # -1: the silver table did not exist
+    T.StructField("qoe_rebuffer_ratio", T.DoubleType(), False),
+    T.StructField("qoe_startup_p90_ms", T.LongType(), False),
 ])
 
 
@@ -26,6 +29,7 @@ GOLD_STATE_SCHEMA = T.StructType([
 class GoldState:
     as_of: dt.date
     silver_versions: dict[str, int]
+    thresholds: QoeThresholds
 
 
 def silver_versions(spark: SparkSession, lake: Lakehouse, containers: tuple[str, ...]) -> dict[str, int]:
@@ -35,9 +39,13 @@ def silver_versions(spark: SparkSession, lake: Lakehouse, containers: tuple[str,
 
 
 def record_gold_state(spark: SparkSession, lake: Lakehouse, run_id: str, as_of: dt.date, mode: str,
-                      versions: dict[str, int]) -> None:
+                      versions: dict[str, int], thresholds: QoeThresholds) -> None:
     built_at = dt.datetime.now(dt.timezone.utc)
-    rows = [(run_id, built_at, as_of, mode, container, version) for container, version in versions.items()]
+    rows = [
+        (run_id, built_at, as_of, mode, container, version, float(thresholds.rebuffer_ratio),
+         int(thresholds.startup_p90_ms))
+        for container, version in versions.items()
+    ]
     append_table(spark.createDataFrame(rows, GOLD_STATE_SCHEMA), lake.ops("gold_state"))
 
 
@@ -48,4 +56,5 @@ def last_gold_state(spark: SparkSession, lake: Lakehouse) -> GoldState | None:
     state = read_table(spark, lake.ops("gold_state"))
     newest = state.agg(F.max("built_at")).head()[0]
     rows = state.where(F.col("built_at") == newest).collect()
-    return GoldState(rows[0]["as_of"], {r["container"]: r["silver_version"] for r in rows})
+    thresholds = QoeThresholds(rows[0]["qoe_rebuffer_ratio"], rows[0]["qoe_startup_p90_ms"])
+    return GoldState(rows[0]["as_of"], {r["container"]: r["silver_version"] for r in rows}, thresholds)

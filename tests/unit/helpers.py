@@ -92,3 +92,33 @@ def subscription_fact(spark: SparkSession, rows: list[tuple]) -> DataFrame:
         )
 
     return spark.createDataFrame([row(*r) for r in rows], GOLD_SCHEMAS["fact_subscriptions"])
+
+
+# --- `fact_playback_sessions` rows given directly (for tables built on top of it) ----------------
+
+
+def session(
+    session_id: str,
+    user: str,
+    start: str,
+    *,
+    device: str = "tv",
+    content: str = "c1",
+    startup_ms: int | None = 1000,
+    rebuffer_ms: int = 0,
+    watch_ms: int = 60_000,
+    fatal: bool = False,
+    completed: bool = False,
+) -> tuple:
+    """One `fact_playback_sessions` row starting at `start`; only the measures the gold tables above it read vary."""
+    began = ts(start)
+    ended = began + dt.timedelta(milliseconds=(startup_ms or 0) + watch_ms + rebuffer_ms)
+    return (
+        session_id, user, content, device, began.date(), began, ended, startup_ms, 1 if rebuffer_ms else 0,
+        rebuffer_ms, watch_ms, 0, 1 if fatal else 0, fatal, startup_ms is None and not fatal, 100.0, completed,
+        "error" if fatal else "stop", True,
+    )
+
+
+def sessions_df(spark: SparkSession, rows: list[tuple]) -> DataFrame:
+    return spark.createDataFrame(rows, GOLD_SCHEMAS["fact_playback_sessions"])
