@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -55,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--users", type=int, default=1000)
     demo.add_argument("--days", type=int, default=30)
     demo.add_argument("--master", help="Spark master URL")
+
+    dash = commands.add_parser("dashboard", help="write the gold tables' dashboard as one self-contained HTML file")
+    dash.add_argument("--lakehouse", help="lakehouse root holding gold/ (default ./lakehouse)")
+    dash.add_argument("--out", default="dashboard.html", help="HTML file to write (default ./dashboard.html)")
+    dash.add_argument("--conf", help="YAML settings file (see conf/)")
+    dash.add_argument("--master", help="Spark master URL")
+
+    serve = commands.add_parser("serve", help="serve the gold tables over HiveServer2 (Power BI, JDBC, beeline)")
+    serve.add_argument("--lakehouse", help="lakehouse root holding gold/ (default ./lakehouse)")
+    serve.add_argument("--port", type=int, default=10000, help="TCP port on 127.0.0.1 (default 10000)")
+    serve.add_argument("--conf", help="YAML settings file (see conf/)")
+    serve.add_argument("--master", help="Spark master URL (default local[*])")
     return parser
 
 
@@ -109,6 +120,7 @@ def command_run(args: argparse.Namespace) -> int:
         as_of=as_of,
         pepper=resolve_pepper(),
         full_refresh=args.full_refresh,
+        qoe=settings.qoe,
     )
     spark = get_spark(settings.spark)
     counts = run(spark, opts)
@@ -134,6 +146,7 @@ def command_generate(args: argparse.Namespace) -> int:
 
 def command_demo(args: argparse.Namespace) -> int:
     from dataflix_spark.pipeline import RunOptions, run
+    from dataflix_spark.serving.dashboard import write_dashboard
     from dataflix_spark.serving.kpis import headline_kpis, format_kpis
     from dataflix_spark.session import get_spark
 
@@ -142,14 +155,38 @@ def command_demo(args: argparse.Namespace) -> int:
     lakehouse = _check_lakehouse(args.lakehouse)
     spark = get_spark(settings.spark)
     opts = RunOptions(input_dir=str(Path(args.out).resolve()), lakehouse=lakehouse, as_of=summary.end_date,
-                      pepper=resolve_pepper())
+                      pepper=resolve_pepper(), qoe=settings.qoe)
     run(spark, opts)
     print(format_kpis(headline_kpis(spark, lakehouse)))
     print(f"\nGold tables: {lakehouse}/gold/<table> (Delta Lake); run log: {lakehouse}/ops/run_log")
+    print(f"Dashboard: {write_dashboard(spark, lakehouse, Path(lakehouse).parent / 'dashboard.html')}")
     return 0
 
 
-COMMANDS = {"run": command_run, "generate": command_generate, "demo": command_demo}
+def command_dashboard(args: argparse.Namespace) -> int:
+    from dataflix_spark.serving.dashboard import write_dashboard
+    from dataflix_spark.session import get_spark
+
+    settings = _settings(args)
+    lakehouse = settings.lakehouse
+    if "://" not in lakehouse and not (Path(lakehouse) / "gold" / "kpi_monthly").is_dir():
+        raise ConfigError(f"no gold tables under {lakehouse}: run `dataflix run` (or `dataflix demo`) first")
+    spark = get_spark(settings.spark)
+    print(f"Dashboard: {write_dashboard(spark, lakehouse, args.out)}")
+    return 0
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    from dataflix_spark.serving.thrift import serve
+
+    settings = _settings(args)
+    return serve(settings.spark, settings.lakehouse, port=args.port)
+
+
+COMMANDS = {
+    "run": command_run, "generate": command_generate, "demo": command_demo, "dashboard": command_dashboard,
+    "serve": command_serve,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

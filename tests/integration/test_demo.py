@@ -25,3 +25,6 @@ def test_demo_generates_runs_and_prints_headline_kpis(tmp_path):
     assert int(printed["New subscribers"].replace(",", "")) == int(kpi["new_subscribers"].sum())
     assert int(printed["Buffer events"].replace(",", "")) == int(kpi["buffer_events"].sum())
     assert str(tmp_path / "lakehouse") in result.stdout
+    dashboard = tmp_path / "dashboard.html"  # next to the lakehouse
+    assert f"Dashboard: {dashboard}" in result.stdout
+    assert '<div class="chart" id="chart-errors">' in dashboard.read_text()

@@ -73,3 +73,9 @@ def test_config_with_unknown_setting(tmp_path):
     conf.write_text("lakehouse: /tmp/x\nshuffle: 3\n")
     result = dataflix("run", "--conf", str(conf), "--input", _input_with_a_document(tmp_path))
     assert_one_line_error(result, "unknown or invalid setting")
+
+
+def test_dashboard_without_gold_tables(tmp_path):
+    result = dataflix("dashboard", "--lakehouse", str(tmp_path / "empty"), "--out", str(tmp_path / "d.html"))
+    assert_one_line_error(result, "no gold tables under")
+    assert not (tmp_path / "d.html").exists()
