@@ -1,12 +1,16 @@
 """The one SparkSession factory: Delta Lake configured, UTC, quiet unless asked."""
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import subprocess
+import tempfile
+import zipfile
 
 from importlib import resources
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -49,6 +53,28 @@ def _resource(name: str) -> str:
     return str(resources.files("dataflix_spark") / "resources" / name)
 
 
+def package_zip(dest_dir: str) -> str:
+    """The dataflix_spark package as `<dest_dir>/dataflix_spark.zip`, importable from executors'
+    sys.path (spark-submit --py-files / addPyFile put zips there, never wheels)."""
+    package = Path(__file__).resolve().parent
+    target = os.path.join(dest_dir, "dataflix_spark.zip")
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                archive.write(path, path.relative_to(package.parent).as_posix())
+    return target
+
+
+def _ship_package(spark: SparkSession) -> None:
+    """Adds the package zip to the application so a cluster's executors can import dataflix_spark."""
+    if any(path.endswith("/dataflix_spark.zip") for path in spark.sparkContext.listFiles):
+        return  # a running session, already shipped
+    folder = tempfile.mkdtemp(prefix="dataflix-pyfiles-")
+    # Spark serves the file from this path for the application's lifetime: remove it at exit.
+    atexit.register(shutil.rmtree, folder, True)
+    spark.sparkContext.addPyFile(package_zip(folder))
+
+
 def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) -> SparkSession:
     """Builds (or returns the running) SparkSession with Delta Lake, UTC time and the settings' tuning."""
     from delta import configure_spark_with_delta_pip
@@ -79,5 +105,9 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) 
         spark = builder.getOrCreate()
     else:
         spark = configure_spark_with_delta_pip(builder, extra_packages=extra_packages or []).getOrCreate()
+        if settings.master and not settings.master.startswith("local"):
+            # Executors on other processes or hosts do not see the driver's install; the
+            # Delta jars reach them through spark.jars.packages, the package as a zip.
+            _ship_package(spark)
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -1,0 +1,92 @@
+"""`dataflix run --master spark://…` on a real standalone cluster (scripts/cluster.sh: a master and two
+workers on 127.0.0.1) runs on the workers' executors and writes the same gold as local mode."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from deltalake import DeltaTable
+
+import pyspark
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "cluster.sh"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A fresh cluster on free ports, stopped at teardown whatever happened."""
+    work = tmp_path_factory.mktemp("cluster")
+    port, ui_port = _free_port(), _free_port()
+    env = {**os.environ, "DATAFLIX_CLUSTER_DIR": str(work), "SPARK_MASTER_PORT": str(port),
+           "SPARK_MASTER_WEBUI_PORT": str(ui_port), "SPARK_HOME": os.path.dirname(pyspark.__file__)}
+    try:
+        started = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True, timeout=300, env=env)
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield {"url": f"spark://127.0.0.1:{port}", "ui": f"http://127.0.0.1:{ui_port}", "dir": work}
+    finally:
+        subprocess.run([str(SCRIPT), "stop"], capture_output=True, text=True, timeout=120, env=env)
+
+
+def _master_status(ui: str) -> dict:
+    with urllib.request.urlopen(f"{ui}/json/", timeout=30) as response:
+        return json.load(response)
+
+
+def _gold_tables(lakehouse: Path) -> list[str]:
+    return sorted(p.name for p in (lakehouse / "gold").iterdir() if (p / "_delta_log").is_dir())
+
+
+def _sorted_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows in one order: by every column, floating-point ones last (they may differ in the last bits)."""
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    keys = [c for c in df.columns if c not in floats] + floats
+    return df.sort_values(keys, na_position="first", kind="mergesort").reset_index(drop=True)
+
+
+def test_dataflix_run_on_the_standalone_cluster_writes_local_modes_gold(built_lakehouse, cluster, tmp_path):
+    assert _master_status(cluster["ui"])["aliveworkers"] == 2
+    lake = tmp_path / "lakehouse"
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "DATAFLIX_PEPPER": built_lakehouse["pepper"], "SPARK_LOCAL_IP": "127.0.0.1",
+           "PYSPARK_PYTHON": sys.executable}
+    result = subprocess.run(
+        [str(bin_dir / "dataflix"), "run", "--input", str(built_lakehouse["input"]), "--lakehouse", str(lake),
+         "--as-of", built_lakehouse["as_of"], "--master", cluster["url"]],
+        capture_output=True, text=True, timeout=1200, env=env, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    # The application ran on the cluster: the master lists it as finished, and each worker started an
+    # executor that fetched the package zip and the Delta jars and ran tasks.
+    apps = _master_status(cluster["ui"])["completedapps"]
+    assert [(a["name"], a["state"], a["cores"]) for a in apps] == [("dataflix", "FINISHED", 2)]
+    for worker in ("worker-1", "worker-2"):
+        executors = list((cluster["dir"] / worker / apps[0]["id"]).iterdir())
+        assert len(executors) == 1, executors
+        files = {p.name for p in executors[0].iterdir()}
+        assert {"dataflix_spark.zip", "io.delta_delta-spark_2.13-4.0.1.jar", "stderr"} <= files
+        assert "Finished task" in (executors[0] / "stderr").read_text()
+
+    local = built_lakehouse["path"]
+    tables = _gold_tables(local)
+    assert "fact_playback_sessions" in tables and _gold_tables(lake) == tables
+    for table in tables:
+        expected = _sorted_rows(DeltaTable(str(local / "gold" / table)).to_pandas())
+        actual = _sorted_rows(DeltaTable(str(lake / "gold" / table)).to_pandas())
+        pd.testing.assert_frame_equal(actual, expected, check_exact=False, rtol=1e-9, obj=f"gold/{table}")
+    sessions = DeltaTable(str(lake / "gold" / "fact_playback_sessions")).to_pandas()
+    assert len(sessions) > 0

@@ -1,0 +1,161 @@
+"""The scheduled jobs (databricks.yml + resources/*.yml, deploy/fabric/*.json) name entry points,
+flags and files that exist, run on the documented schedules and hold no secret."""
+from __future__ import annotations
+
+import glob
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dataflix_spark.cli import _parser
+from dataflix_spark.config import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+FABRIC = REPO / "deploy" / "fabric"
+# As documented in docs/cluster.md: one run a day, a full refresh on Sundays, 02:00 UTC.
+DATABRICKS_CRONS = {"dataflix_daily": "0 0 2 ? * MON-SAT", "dataflix_weekly_full": "0 0 2 ? * SUN"}
+FULL_REFRESH_JOBS = {"dataflix_weekly_full", "dataflix-weekly-full"}
+WEEK = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+SECRET_REFERENCE = re.compile(r"^\{\{secrets/[\w.-]+/[\w.-]+\}\}$")
+SECRET_NAMES = re.compile(r"pepper|secret|password|token|account_?key|cosmos_?key", re.IGNORECASE)
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def _bundle() -> dict:
+    """databricks.yml with its included files' resources merged in."""
+    root = yaml.safe_load((REPO / "databricks.yml").read_text())
+    jobs: dict = {}
+    for pattern in root.get("include", []):
+        for path in sorted(glob.glob(str(REPO / pattern))):
+            jobs.update(yaml.safe_load(Path(path).read_text())["resources"]["jobs"])
+    assert jobs, "no jobs found through databricks.yml's include"
+    return {**root, "jobs": jobs}
+
+
+def _wheel_tasks(bundle: dict):
+    for job_name, job in bundle["jobs"].items():
+        for task in job["tasks"]:
+            yield job_name, job, task
+
+
+def _days(cron: str) -> list[str]:
+    """The weekdays of a Quartz cron `sec min hour ? * DOW` (DOW as MON-SAT, SUN or a list)."""
+    days = []
+    for part in cron.split()[5].split(","):
+        first, _, last = part.partition("-")
+        days += WEEK[WEEK.index(first): WEEK.index(last or first) + 1]
+    return days
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _walk(node, key=""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk(v, str(k))
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v, key)
+    else:
+        yield key, node
+
+
+def test_wheel_tasks_name_the_package_and_its_console_script():
+    project = _pyproject()["project"]
+    tasks = list(_wheel_tasks(_bundle()))
+    assert {job for job, _, _ in tasks} == set(DATABRICKS_CRONS)
+    for _, _, task in tasks:
+        wheel = task["python_wheel_task"]
+        assert _normalize(wheel["package_name"]) == _normalize(project["name"])
+        assert project["scripts"][wheel["entry_point"]] == "dataflix_spark.cli:main"
+        libraries = task["libraries"]
+        assert {"whl": "../dist/*.whl"} in libraries  # the artifact databricks.yml builds into dist/
+        maven = [lib["maven"]["coordinates"] for lib in libraries if "maven" in lib]
+        assert len(maven) == 1 and re.fullmatch(r"com\.azure\.cosmos\.spark:azure-cosmos-spark_4-0_2-13:\d+\.\d+\.\d+",
+                                                maven[0])
+
+
+def test_wheel_task_parameters_parse_with_the_real_cli():
+    bundle = _bundle()
+    declared = set(bundle["variables"])
+    for job_name, _, task in _wheel_tasks(bundle):
+        params = task["python_wheel_task"]["parameters"]
+        args = _parser().parse_args(params)
+        assert (args.command, args.input, args.lakehouse) == ("run", "${var.landing}", "${var.lakehouse}")
+        assert args.full_refresh == (job_name in FULL_REFRESH_JOBS)
+        assert (args.as_of, args.master) == (None, None)  # today (UTC) and the platform's master
+        assert set(re.findall(r"\$\{var\.(\w+)\}", json.dumps(bundle["jobs"]))) <= declared
+        # The conf file is synced with the bundle: ${workspace.file_path} is the repo root there.
+        conf = Path(args.conf.replace("${workspace.file_path}", str(REPO)))
+        assert conf.parent == REPO / "conf" and conf.is_file()
+        assert load_settings(str(conf)).spark.master is None
+
+
+def test_databricks_jobs_run_on_the_documented_schedules_on_spark_4():
+    bundle = _bundle()
+    crons = {name: job["schedule"]["quartz_cron_expression"] for name, job in bundle["jobs"].items()}
+    assert crons == DATABRICKS_CRONS
+    assert {job["schedule"]["timezone_id"] for job in bundle["jobs"].values()} == {"UTC"}
+    days = [d for cron in crons.values() for d in _days(cron)]
+    assert sorted(days, key=WEEK.index) == WEEK  # every day exactly once: runs never overlap
+    docs = (REPO / "docs" / "cluster.md").read_text()
+    assert all(cron in docs for cron in crons.values())
+    for job in bundle["jobs"].values():
+        assert job["max_concurrent_runs"] == 1
+        for cluster in job["job_clusters"]:
+            assert re.fullmatch(r"17\.\d+\.x-scala2\.13", cluster["new_cluster"]["spark_version"])
+
+
+def test_databricks_secrets_come_from_the_secret_scope():
+    for job in _bundle()["jobs"].values():
+        for cluster in job["job_clusters"]:
+            env = cluster["new_cluster"]["spark_env_vars"]
+            assert {"DATAFLIX_PEPPER", "DATAFLIX_COSMOS_KEY"} <= set(env)
+            assert all(SECRET_REFERENCE.match(value) for value in env.values()), env
+
+
+def _fabric_definitions() -> dict[str, dict]:
+    found = {p.name.split(".")[0]: json.loads(p.read_text()) for p in FABRIC.glob("*.SparkJobDefinitionV1.json")}
+    assert set(found) == {"dataflix-daily", "dataflix-weekly-full"}
+    return found
+
+
+def test_fabric_job_definitions_run_the_spark_submit_entry_point_with_real_flags():
+    keys = {"executableFile", "defaultLakehouseArtifactId", "mainClass", "additionalLakehouseIds", "retryPolicy",
+            "commandLineArguments", "additionalLibraryUris", "language", "environmentArtifactId"}
+    assert "main([\"run\", *sys.argv[1:]])" in (REPO / "jobs" / "run_pipeline.py").read_text()
+    for name, definition in _fabric_definitions().items():
+        assert set(definition) == keys and definition["language"] == "Python"
+        assert definition["executableFile"].endswith("/Main/run_pipeline.py")
+        assert [uri.rsplit("/", 1)[1] for uri in definition["additionalLibraryUris"]] == ["dataflix_spark.zip"]
+        args = _parser().parse_args(["run", *shlex.split(definition["commandLineArguments"])])
+        assert args.input.startswith("abfss://") and args.lakehouse.startswith("abfss://")
+        assert args.full_refresh == (name in FULL_REFRESH_JOBS) and args.conf is None
+
+
+def test_fabric_schedules_match_the_databricks_ones():
+    for name, cron in zip(("dataflix-daily", "dataflix-weekly-full"), DATABRICKS_CRONS.values()):
+        config = json.loads((FABRIC / f"{name}.schedule.json").read_text())["configuration"]
+        assert (config["type"], config["times"], config["localTimeZoneId"]) == ("Weekly", ["02:00"], "UTC")
+        assert [d[:3].upper() for d in config["weekdays"]] == _days(cron)
+
+
+@pytest.mark.parametrize("path", ["databricks.yml", *sorted(glob.glob("resources/*.yml", root_dir=REPO)),
+                                  *sorted(glob.glob("deploy/**/*.json", root_dir=REPO, recursive=True))])
+def test_no_secret_literal_in_deployment_files(path):
+    text = (REPO / path).read_text()
+    document = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    for key, value in _walk(document):
+        if SECRET_NAMES.search(key):
+            assert isinstance(value, str) and SECRET_REFERENCE.match(value), f"{path}: {key} is not a secret reference"
+    assert not re.search(r"dapi[0-9a-f]{32}|AccountKey=|SharedAccessSignature|[A-Za-z0-9+/]{40,}={0,2}", text)
