@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from dataflix_spark.gold.subscriptions import active_on, month_grid, month_of, subscription_months
