@@ -110,7 +110,7 @@ def _compatible(tmdl_type: str, spark_type: T.DataType) -> bool:
 
 
 def test_model_tables_are_gold_tables_with_their_columns_and_types(tables):
-    assert len(tables) >= 14
+    assert set(tables) == set(GOLD_SCHEMAS), "every gold table is in the model, the three QoE-business ones included"
     for table in tables.values():
         assert table.name in GOLD_SCHEMAS, f"{table.name} is not a gold table"
         schema = {f.name: f.dataType for f in GOLD_SCHEMAS[table.name].fields}
@@ -154,7 +154,8 @@ def test_relationships_join_facts_to_dimensions_on_existing_columns_of_one_type(
     for fact in ("fact_playback_sessions", "fact_engagement_sessions", "fact_subscriptions"):
         assert (fact, "dim_date") in pairs and (fact, "dim_user") in pairs, fact
     assert ("fact_playback_sessions", "dim_content") in pairs
-    for daily in ("agg_qoe_daily", "agg_content_daily", "agg_recommendations_daily", "agg_subscriptions_monthly"):
+    for daily in ("agg_qoe_daily", "agg_content_daily", "agg_recommendations_daily", "agg_subscriptions_monthly",
+                  "agg_qoe_churn_monthly", "revenue_at_risk_daily", "agg_recommendation_qoe"):
         assert (daily, "dim_date") in pairs, daily
 
 
@@ -191,10 +192,21 @@ def test_ratios_are_recomputed_from_sums_not_averaged(tables):
         "Playback Failure %": ("failures", "sessions"),
         "Recommendation Conversion": ("conversions", "impressions"),
         "Churn Rate": ("churned", "subscribers_start"),
+        "QoE Churn Rate": ("churned", "subscribers"),
+        "Recommended Plays Rebuffer Ratio": ("rebuffer_ms", "watch_time_ms"),
+        "Play Completion %": ("completions", "sessions"),
     }.items():
         assert dax[measure].startswith("DIVIDE"), measure
         assert f"[{numerator}]" in dax[measure] and f"[{denominator}]" in dax[measure], measure
         assert not re.search(r"AVERAGE|_rate\]|ratio\]", dax[measure]), f"{measure} averages a stored ratio"
+
+
+def test_revenue_at_risk_is_a_stock_of_the_attributed_columns(tables):
+    """Summing mrr_at_risk over devices double counts a subscriber at risk on two; over dates, every day of a week."""
+    for measure in ("Revenue at Risk", "Subscribers at Risk"):
+        dax = tables["revenue_at_risk_daily"].measures[measure]
+        assert "[attributed_" in dax and "MAX ( revenue_at_risk_daily[date] )" in dax, measure
+        assert not re.search(r"\[(mrr|subscribers)_at_risk\]", dax), measure
 
 
 def test_model_lists_every_table_and_the_project_files_point_at_each_other(tables):
