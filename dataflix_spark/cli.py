@@ -205,5 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def job() -> None:
+    """The scheduled jobs' entry point (Databricks wheel task): a wheel task calls the function and ignores
+    what it returns, so a failure must leave as a non-zero SystemExit for the task to fail."""
+    code = main()
+    if code:
+        raise SystemExit(code)
+
+
 if __name__ == "__main__":
     sys.exit(main())

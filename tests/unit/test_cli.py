@@ -79,3 +79,16 @@ def test_dashboard_without_gold_tables(tmp_path):
     result = dataflix("dashboard", "--lakehouse", str(tmp_path / "empty"), "--out", str(tmp_path / "d.html"))
     assert_one_line_error(result, "no gold tables under")
     assert not (tmp_path / "d.html").exists()
+
+
+def test_job_entry_point_fails_as_a_wheel_task_would_call_it(tmp_path):
+    """Databricks calls the wheel's entry point function and ignores its return value: job() must raise."""
+    code = (
+        "import sys\nfrom dataflix_spark.cli import job\n"
+        f"sys.argv = ['dataflix-job', 'run', '--input', {str(tmp_path / 'nope')!r}]\n"
+        "job()\nprint('returned normally')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "DATAFLIX_PEPPER": "test-pepper"})
+    assert result.returncode == 2 and "returned normally" not in result.stdout, result.stderr
+    assert "input folder not found" in result.stderr

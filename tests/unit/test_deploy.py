@@ -77,7 +77,8 @@ def test_wheel_tasks_name_the_package_and_its_console_script():
     for _, _, task in tasks:
         wheel = task["python_wheel_task"]
         assert _normalize(wheel["package_name"]) == _normalize(project["name"])
-        assert project["scripts"][wheel["entry_point"]] == "dataflix_spark.cli:main"
+        # job(), not main(): a wheel task ignores the return value, so failures must raise SystemExit.
+        assert project["scripts"][wheel["entry_point"]] == "dataflix_spark.cli:job"
         libraries = task["libraries"]
         assert {"whl": "../dist/*.whl"} in libraries  # the artifact databricks.yml builds into dist/
         maven = [lib["maven"]["coordinates"] for lib in libraries if "maven" in lib]
