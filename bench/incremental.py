@@ -8,6 +8,11 @@ the input folder and times the incremental run that picks them up.
     python bench/incremental.py --work /tmp/b --users 4500 --days 65 --increment-users 2600   # ≈ 1M
 
 Prints and writes <work>/incremental.json. Generated folders are reused when their manifest exists.
+
+To reuse the full run of `bench/run_bench.py --input DIR --as-of 2026-10-31 --keep` (one 10M run for
+both benchmarks), pass its result: `--from-bench WORK/bench-N.json`. The kept lakehouse is copied and
+left as it was; the increment's files are added to the bench's input folder for the run and removed
+afterwards (bronze knows files by path, so the folder must be the same).
 """
 from __future__ import annotations
 
@@ -52,6 +57,40 @@ def _events(manifest: dict) -> int:
     return int(manifest["counts"]["playback_events"])
 
 
+def _from_bench(args: argparse.Namespace) -> None:
+    bench = json.loads(args.from_bench.read_text())
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    increment = work / "increment"
+    increment_manifest = _generate(increment, args.increment_users, 1, seed=2, end_date="2026-10-31")
+    landing, lakehouse = Path(bench["input"]), work / "lakehouse"
+    shutil.rmtree(lakehouse, ignore_errors=True)
+    subprocess.run(["cp", "-a", bench["lakehouse"], str(lakehouse)], check=True)
+    added = []
+    try:
+        for container in ("playback_events", "recommendations"):
+            for f in (increment / container).iterdir():
+                added.append(landing / container / f"increment-{f.name}")
+                shutil.copy(f, added[-1])
+        incremental = _run(landing, lakehouse, bench["as_of"], work / "incremental.log")
+    finally:
+        for f in added:
+            f.unlink(missing_ok=True)
+    result = {
+        "base_events": bench["events"],
+        "new_events": _events(increment_manifest),
+        "new_share": round(_events(increment_manifest) / bench["events"], 4),
+        "full_seconds": bench["spark"]["wall_s"],
+        "incremental_seconds": incremental["seconds"],
+        "incremental_over_full": round(incremental["seconds"] / bench["spark"]["wall_s"], 3),
+        "full_stages": bench["progress"],
+        "incremental_stages": incremental["stages"],
+        "cores": os.cpu_count(),
+    }
+    (work / "incremental.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if not k.endswith("stages")}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True, type=Path)
@@ -59,7 +98,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=65)
     parser.add_argument("--increment-users", type=int, default=26000)
     parser.add_argument("--base", type=Path, help="an already generated base folder (default <work>/base)")
+    parser.add_argument("--from-bench", type=Path, help="a bench-N.json of run_bench.py --keep: reuse its full run")
     args = parser.parse_args()
+    if args.from_bench:
+        return _from_bench(args)
 
     work = args.work
     work.mkdir(parents=True, exist_ok=True)

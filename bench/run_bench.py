@@ -187,6 +187,13 @@ def generate_input(work: Path, events: int, days: int, seed: int, gzip_files: bo
     return info
 
 
+def existing_input(folder: Path) -> dict:
+    """A folder written by `dataflix generate` (its `_manifest.json`), used as it is."""
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    return {"params": manifest["parameters"], "dir": str(folder.resolve()), "generate_s": None,
+            "counts": manifest["counts"], "end_date": manifest["end_date"]}
+
+
 def run_spark(input_dir: str, lakehouse: Path, as_of: str, cores: int) -> dict:
     """`dataflix run` in a subprocess, as a user runs it; stage times from its progress lines."""
     shutil.rmtree(lakehouse, ignore_errors=True)
@@ -202,8 +209,11 @@ def run_spark(input_dir: str, lakehouse: Path, as_of: str, cores: int) -> dict:
         proc.wait()
     finished = time.time()
     log = [text for _, text in lines]
+    log_file = lakehouse.parent / f"{lakehouse.name}.log"
+    log_file.write_text("\n".join(log) + "\n")
     if proc.returncode != 0:
-        raise RuntimeError(f"dataflix run failed ({proc.returncode}):\n" + "\n".join(log[-30:]))
+        raise RuntimeError(f"dataflix run failed ({proc.returncode}); the whole log is in {log_file}:\n"
+                           + "\n".join(log[-30:]))
     return {"wall_s": finished - started, "started": started, "lines": lines, "memory": sampler.summary(),
             "stages": stage_times(lines, lakehouse, started, finished)}
 
@@ -272,16 +282,21 @@ def check_gold(lakehouse: Path, as_of: str, input_dir: str) -> dict[str, list[st
     return problems
 
 
-def bench_one(args: argparse.Namespace, events: int, work: Path) -> dict:
-    data = generate_input(work, events, args.days, args.seed, args.gzip)
-    as_of = data["end_date"]
+def bench_one(args: argparse.Namespace, events: int | None, work: Path) -> dict:
+    if args.input:
+        data = existing_input(Path(args.input))
+        events = data["counts"]["playback_events"]
+    else:
+        data = generate_input(work, events, args.days, args.seed, args.gzip)
+    as_of = args.as_of or data["end_date"]
     event_lines = data["counts"]["playback_events"]
     documents = sum(data["counts"].values())
     lakehouse = work / f"lakehouse-{events}"
     load_before = machine_load()
     spark = run_spark(data["dir"], lakehouse, as_of, args.cores)
     result = {
-        "events": event_lines, "documents": documents, "users": data["params"]["users"], "days": args.days,
+        "events": event_lines, "documents": documents, "users": data["params"]["users"],
+        "days": data["params"]["days"], "as_of": as_of, "input": data["dir"], "lakehouse": str(lakehouse),
         "cores": args.cores, "machine_before": load_before, "machine_after": machine_load(),
         "generate_s": data["generate_s"],
         "spark": {
@@ -391,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, action="append", help="playback events to generate (repeatable)")
     parser.add_argument("--days", type=int, default=30, help="days of activity; users = events / (3.8 × days)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--input", help="use this `dataflix generate` folder instead of generating (one size)")
+    parser.add_argument("--as-of", help="the runs' as-of date (default: the input's last day)")
     parser.add_argument("--gzip", action="store_true", help="write the input as .jsonl.gz")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2, help="Spark local[N] and DuckDB threads")
     parser.add_argument("--work", default="bench-work", help="where inputs, lakehouses and results go")
@@ -406,9 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     results = [json.loads(Path(args.baseline).read_text())] if args.baseline else []
-    for events in args.events or [1_000_000]:
+    for events in [None] if args.input else args.events or [1_000_000]:
         result = bench_one(args, events, work)
-        (work / f"bench-{events}.json").write_text(json.dumps(result, indent=2))
+        (work / f"bench-{result['events']}.json").write_text(json.dumps(result, indent=2))
         results.append(result)
     report = markdown(results)
     (work / "bench.md").write_text(report + "\n")

@@ -89,10 +89,16 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) 
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.sql.adaptive.enabled": "true",
+        # Bronze rows carry whole raw documents: 64 MiB read splits keep a task's rows (and heap) bounded.
+        "spark.sql.files.maxPartitionBytes": "64m",
         "spark.driver.memory": settings.driver_memory,
         "spark.ui.showConsoleProgress": str(settings.show_progress_bar).lower(),
         **settings.conf,
     }
+    if (settings.master or "").startswith("local") and not launched_by_spark_submit:
+        # Delta rebuilds a table's snapshot with 50 tasks by default, sized for clusters and long logs; on one
+        # machine those tasks are pure overhead (a small run: 88 s with the default, 58 s with 2).
+        conf.setdefault("spark.databricks.delta.snapshotPartitions", str(min(os.cpu_count() or 2, 8)))
     conf.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}")
     conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))
     if os.environ.get("DATAFLIX_IVY_DIR"):

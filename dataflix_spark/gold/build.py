@@ -8,7 +8,9 @@ The incremental build recomputes, from silver and gold, exactly the rows the cha
   - the daily aggregates of the dates those sessions and events fall on (before and after),
   - recommendation days whose lists changed or whose 24-hour conversion window meets a changed session,
   - dim_user rows of the users touched,
-and rebuilds in full the small tables (subscriptions, kpi_monthly, dim_date). Every rule is pinned
+  - the QoE-business months, 7-day windows and play days those sessions and lists reach,
+and rebuilds in full the small tables (subscriptions, kpi_monthly, dim_date; the QoE-business tables too
+when subscriptions or the as-of date changed). Every rule is pinned
 by tests/integration/test_incremental.py: any sequence of runs gives the gold of one full run.
 """
 from __future__ import annotations
@@ -25,12 +27,13 @@ from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_
 from dataflix_spark.gold.engagement_sessions import build_fact_engagement_sessions
 from dataflix_spark.gold.playback_sessions import build_fact_playback_sessions
 from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily, build_agg_qoe_daily
-from dataflix_spark.gold.qoe_churn import build_agg_qoe_churn_monthly, build_revenue_at_risk_daily
+from dataflix_spark.gold.qoe_churn import RISK_WINDOW_DAYS, build_agg_qoe_churn_monthly, build_revenue_at_risk_daily
 from dataflix_spark.gold.recommendation_qoe import build_agg_recommendation_qoe
 from dataflix_spark.gold.recommendations import (
-    build_agg_recommendation_rank_daily,
-    build_agg_recommendations_daily,
+    conversion_counts,
     explode_impressions,
+    rank_daily_from_counts,
+    recommendations_daily_from_counts,
     rollup_recommendation_rank,
     with_conversion,
 )
@@ -100,9 +103,9 @@ class _Gold:
         self.progress.stage(f"gold {name} written")
         return self.table(name)
 
-    def replace_days(self, name: str, df: DataFrame, column: str, days: list[dt.date]) -> None:
+    def replace_days(self, name: str, df: DataFrame, column: str, days: list[dt.date], unit: str = "day(s)") -> None:
         replace_rows(self.spark, df, self.path(name), _in(column, days))
-        self.progress.stage(f"gold {name}: {len(days)} day(s) recomputed")
+        self.progress.stage(f"gold {name}: {len(days)} {unit} recomputed")
 
     def replace_scope(self, name: str, fresh: DataFrame, scope: DataFrame, key: list[str],
                       days: list[dt.date] | None = None) -> None:
@@ -130,10 +133,11 @@ def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Pr
     gold.publish("agg_errors_daily", build_agg_errors_daily(events))
     gold.publish("agg_content_daily", build_agg_content_daily(sessions))
 
-    impressions = explode_impressions(gold.silver("recommendations")).transform(with_conversion(sessions))
-    gold.publish("agg_recommendations_daily", build_agg_recommendations_daily(impressions))
-    rank_daily = gold.publish(RANK_DAILY, build_agg_recommendation_rank_daily(impressions))
+    counts = _conversion_counts(gold.silver("recommendations"), sessions)
+    gold.publish("agg_recommendations_daily", recommendations_daily_from_counts(counts))
+    rank_daily = gold.publish(RANK_DAILY, rank_daily_from_counts(counts))
     gold.publish("agg_recommendation_rank", rollup_recommendation_rank(rank_daily))
+    counts.unpersist()
 
     _publish_subscriptions(gold, as_of)
     _publish_qoe_business(gold, as_of, thresholds)
@@ -188,31 +192,44 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
 
     # A list converts on sessions starting up to 24 h after it: a session on day d reaches lists of d and d - 1.
     rec_days = set(session_days) | {d - dt.timedelta(days=1) for d in session_days}
+    list_days: list[dt.date] = []
     if changes.recommendations is not None:
-        rec_days |= set(_days(changes.recommendations, F.to_date("shown_at")))
+        list_days = _days(changes.recommendations, F.to_date("shown_at"))
+        rec_days |= set(list_days)
         touched_users.append(changes.recommendations.select("user_key").distinct())
     if rec_days:
         _update_recommendation_days(gold, sorted(rec_days))
 
-    if changes.subscriptions is not None or changes.as_of_changed:
+    billing_changed = changes.subscriptions is not None or changes.as_of_changed
+    if billing_changed:
         _publish_subscriptions(gold, as_of)
     if changes.subscriptions is not None:
         touched_users.append(changes.subscriptions.select("user_key").distinct())
     _update_dim_user(gold, events, as_of, touched_users, everyone=changes.as_of_changed)
-    _publish_qoe_business(gold, as_of, thresholds)
+    if billing_changed:
+        _publish_qoe_business(gold, as_of, thresholds)
+    else:
+        _update_qoe_business(gold, as_of, thresholds, session_days, list_days)
     _publish_calendar(gold, as_of)
     for users in touched_users:
         users.unpersist()
+
+
+def _conversion_counts(lists: DataFrame, sessions: DataFrame) -> DataFrame:
+    """Impressions and conversions per (day, algorithm, surface, rank), persisted: both recommendation
+    tables are sums of these few rows, so the list × session join runs once."""
+    return explode_impressions(lists).transform(with_conversion(sessions)).transform(conversion_counts).persist()
 
 
 def _update_recommendation_days(gold: _Gold, days: list[dt.date]) -> None:
     lists = gold.silver("recommendations").where(_in(F.to_date("shown_at"), days))
     window_days = sorted(set(days) | {d + dt.timedelta(days=1) for d in days})
     sessions = gold.table("fact_playback_sessions").where(_in("session_date", window_days))
-    impressions = explode_impressions(lists).transform(with_conversion(sessions))
-    gold.replace_days("agg_recommendations_daily", build_agg_recommendations_daily(impressions), "date", days)
-    gold.replace_days(RANK_DAILY, build_agg_recommendation_rank_daily(impressions), "date", days)
+    counts = _conversion_counts(lists, sessions)
+    gold.replace_days("agg_recommendations_daily", recommendations_daily_from_counts(counts), "date", days)
+    gold.replace_days(RANK_DAILY, rank_daily_from_counts(counts), "date", days)
     gold.publish("agg_recommendation_rank", rollup_recommendation_rank(gold.table(RANK_DAILY)))
+    counts.unpersist()
 
 
 def _update_dim_user(gold: _Gold, events: DataFrame, as_of: dt.date, touched: list[DataFrame], everyone: bool) -> None:
@@ -247,6 +264,41 @@ def _publish_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds
     gold.publish("revenue_at_risk_daily", build_revenue_at_risk_daily(subscriptions, sessions, as_of, thresholds))
     impressions = explode_impressions(gold.silver("recommendations"))
     gold.publish("agg_recommendation_qoe", build_agg_recommendation_qoe(sessions, impressions))
+
+
+def _update_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds, session_days: list[dt.date],
+                         list_days: list[dt.date]) -> None:
+    """The QoE-business tables for changed sessions and lists when billing and the as-of date did not change:
+    the months of the changed sessions, the 7 dates each session day reaches, and the session days a changed
+    list can label (its day and the next)."""
+    subscriptions, sessions = gold.table("fact_subscriptions"), gold.table("fact_playback_sessions")
+    months = sorted({d.replace(day=1) for d in session_days if d <= as_of})
+    if months:
+        in_months = sessions.where(_in(F.trunc("session_date", "month"), months))
+        churn = build_agg_qoe_churn_monthly(subscriptions, in_months, as_of, thresholds)
+        churn = churn.where(_in(F.col("month"), months))
+        gold.replace_days("agg_qoe_churn_monthly", churn, "month", months, unit="month(s)")
+
+    first_date = gold.table("revenue_at_risk_daily").agg(F.min("date")).first()[0]
+    reach = [dt.timedelta(days=k) for k in range(RISK_WINDOW_DAYS)]
+    dates = sorted({d + k for d in session_days for k in reach if d + k <= as_of})
+    if dates and (first_date is None or session_days[0] <= first_date):
+        # The table starts at the earliest session date, which these changes may move: rebuild it.
+        gold.publish("revenue_at_risk_daily", build_revenue_at_risk_daily(subscriptions, sessions, as_of, thresholds))
+    elif dates:
+        window = sorted({d - k for d in dates for k in reach})
+        risk = build_revenue_at_risk_daily(
+            subscriptions, sessions.where(_in("session_date", window)), as_of, thresholds, first_date=first_date
+        ).where(_in(F.col("date"), dates))
+        gold.replace_days("revenue_at_risk_daily", risk, "date", dates)
+
+    # A session on day d follows lists shown on d - 1 or d.
+    play_days = sorted(set(session_days) | set(list_days) | {d + dt.timedelta(days=1) for d in list_days})
+    if play_days:
+        shown_days = sorted(set(play_days) | {d - dt.timedelta(days=1) for d in play_days})
+        lists = gold.silver("recommendations").where(_in(F.to_date("shown_at"), shown_days))
+        plays = build_agg_recommendation_qoe(sessions.where(_in("session_date", play_days)), explode_impressions(lists))
+        gold.replace_days("agg_recommendation_qoe", plays, "date", play_days)
 
 
 def _publish_calendar(gold: _Gold, as_of: dt.date) -> None:

@@ -124,9 +124,10 @@ def _open_on(day: Column) -> Column:
     return active & (F.col("cancelled_at").isNull() | (F.to_date("cancelled_at") > day))
 
 
-def _date_grid(sessions: DataFrame, as_of: dt.date) -> DataFrame:
-    """Every (date, plan, device_type) from the earliest session date to the as-of date."""
-    first, last = F.min("session_date"), F.lit(as_of)
+def _date_grid(sessions: DataFrame, as_of: dt.date, first_date: dt.date | None = None) -> DataFrame:
+    """Every (date, plan, device_type) from the earliest session date (or `first_date`) to the as-of date."""
+    first = F.lit(first_date) if first_date else F.min("session_date")
+    last = F.lit(as_of)
     dates = sessions.agg(
         F.when(first <= last, F.sequence(first, last)).otherwise(F.array().cast("array<date>")).alias("d")
     )
@@ -136,11 +137,14 @@ def _date_grid(sessions: DataFrame, as_of: dt.date) -> DataFrame:
 
 
 def build_revenue_at_risk_daily(
-    fact_subscriptions: DataFrame, sessions: DataFrame, as_of: dt.date, thresholds: QoeThresholds
+    fact_subscriptions: DataFrame, sessions: DataFrame, as_of: dt.date, thresholds: QoeThresholds,
+    first_date: dt.date | None = None,
 ) -> DataFrame:
     """`fact_subscriptions` + `fact_playback_sessions` → one row per (date, plan, device_type), every date from the
     earliest session date to the as-of date (zero-filled). A subscriber at risk on two devices is counted under
-    both in `subscribers_at_risk` / `mrr_at_risk`, and under one only in the `attributed_*` columns, which add up."""
+    both in `subscribers_at_risk` / `mrr_at_risk`, and under one only in the `attributed_*` columns, which add up.
+
+    `first_date` fixes where the dates start when `sessions` is only part of them (an incremental update)."""
     poor = poor_device_days(sessions, as_of, thresholds).alias("p")
     subscriptions = fact_subscriptions.select(
         "user_key", "plan", "price_monthly", "start_date", "end_date", "cancelled_at"
@@ -157,7 +161,7 @@ def build_revenue_at_risk_daily(
     )
     zero_money = F.lit(0).cast(MONEY_SUM)
     return (
-        _date_grid(sessions, as_of)
+        _date_grid(sessions, as_of, first_date)
         .join(counts, on=["date", "plan", "device_type"], how="left")
         .fillna(0, subset=["subscribers_at_risk", "attributed_subscribers_at_risk"])
         .withColumn("mrr_at_risk", F.coalesce(F.col("mrr_at_risk").cast(MONEY_SUM), zero_money))

@@ -49,26 +49,45 @@ def with_conversion(sessions: DataFrame):
     return transform
 
 
-def _agg_conversion(impressions: DataFrame, keys: list) -> DataFrame:
-    return (
-        impressions.groupBy(*keys)
-        .agg(F.count(F.lit(1)).alias("impressions"), F.count(F.when(F.col("converted"), True)).alias("conversions"))
-        .withColumn("conversion_rate", ratio(F.col("conversions"), F.col("impressions")))
+def conversion_counts(impressions: DataFrame) -> DataFrame:
+    """Converted impressions → impressions and conversions per (date shown, algorithm, surface, rank).
+
+    Both recommendation tables are sums over this grain, so a build joins lists to sessions once and
+    derives them from these few rows (days × algorithms × surfaces × ranks).
+    """
+    return impressions.groupBy(F.to_date("shown_at").alias("date"), "algorithm", "surface", "rank").agg(
+        F.count(F.lit(1)).alias("impressions"), F.count(F.when(F.col("converted"), True)).alias("conversions")
     )
+
+
+def _summed(counts: DataFrame, keys: list[str]) -> DataFrame:
+    return counts.groupBy(*keys).agg(
+        F.sum("impressions").cast("long").alias("impressions"), F.sum("conversions").cast("long").alias("conversions")
+    )
+
+
+def recommendations_daily_from_counts(counts: DataFrame) -> DataFrame:
+    """`conversion_counts` → `agg_recommendations_daily`: one row per (date shown, algorithm, surface)."""
+    return (
+        _summed(counts, ["date", "algorithm", "surface"])
+        .withColumn("conversion_rate", ratio(F.col("conversions"), F.col("impressions")))
+        .transform(conform_to, GOLD_SCHEMAS["agg_recommendations_daily"])
+    )
+
+
+def rank_daily_from_counts(counts: DataFrame) -> DataFrame:
+    """`conversion_counts` → impressions and conversions per (date shown, algorithm, rank)."""
+    return _summed(counts, ["date", "algorithm", "rank"])
 
 
 def build_agg_recommendations_daily(impressions: DataFrame) -> DataFrame:
     """Converted impressions → one row per (date shown, algorithm, surface)."""
-    return _agg_conversion(impressions, [F.to_date("shown_at").alias("date"), "algorithm", "surface"]).transform(
-        conform_to, GOLD_SCHEMAS["agg_recommendations_daily"]
-    )
+    return impressions.transform(conversion_counts).transform(recommendations_daily_from_counts)
 
 
 def build_agg_recommendation_rank_daily(impressions: DataFrame) -> DataFrame:
     """Converted impressions → impressions and conversions per (date shown, algorithm, rank)."""
-    return impressions.groupBy(F.to_date("shown_at").alias("date"), "algorithm", "rank").agg(
-        F.count(F.lit(1)).alias("impressions"), F.count(F.when(F.col("converted"), True)).alias("conversions")
-    )
+    return impressions.transform(conversion_counts).transform(rank_daily_from_counts)
 
 
 def rollup_recommendation_rank(rank_daily: DataFrame) -> DataFrame:

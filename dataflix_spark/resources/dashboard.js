@@ -151,7 +151,7 @@
           fill: s.color, "data-value": v, "data-series": s.name, "data-category": cat,
         }, svg);
         if (o.highlight && o.highlight !== cat) rect.classList.add("dim");
-        tip(rect, (o.series.length > 1 ? s.name + " · " : "") + cat + ": " + o.fmt(v));
+        tip(rect, o.tip ? o.tip(s, i, v) : (o.series.length > 1 ? s.name + " · " : "") + cat + ": " + o.fmt(v));
         if (o.stacked) base += v;
       });
       if (o.valueLabel) label(svg, m.l + (i + 0.5) * band, y(heights[i]) - 4, o.valueLabel(i, heights[i]),
@@ -418,6 +418,68 @@
     });
   }
 
+  // docs/metrics-extra.md: a viewer's month goes in the first bucket that applies.
+  var BUCKETS = ["fatal_failure", "high_rebuffering", "slow_startup", "good", "no_playback"];
+
+  function renderQoeChurn() {
+    // The as-of month's churn is not observable yet (null): it counts in neither sum.
+    var rows = DATA.qoe_churn.filter(function (r) { return inMonth(r) && isNum(r.churned); });
+    var subscribers = sumBy(rows, "qoe_bucket", "subscribers"), churned = sumBy(rows, "qoe_bucket", "churned");
+    var buckets = BUCKETS.filter(function (b) { return subscribers[b] > 0; });
+    barChart(document.getElementById("chart-qoe-churn"), {
+      name: "Churn rate by QoE bucket", categories: buckets,
+      series: [{ name: "Churn rate", color: "#e50914",
+                 values: buckets.map(function (b) { return churned[b] / subscribers[b]; }) }],
+      fmt: fmtPct, axis: axisPct,
+      valueLabel: function (i, v) {
+        return fmtPct(v) + " (" + fmtInt(churned[buckets[i]]) + "/" + fmtInt(subscribers[buckets[i]]) + ")";
+      },
+    });
+  }
+
+  function renderRevenueAtRisk() {
+    var rows = DATA.revenue_at_risk.filter(function (r) { return inMonth(r) && onDevice(r); });
+    var dates = distinct(rows, "date");
+    var series = deviceSeries().map(function (s) {
+      var byDate = {};
+      rows.forEach(function (r) { if (r.device_type === s.name) byDate[r.date] = r.mrr_at_risk; });
+      s.values = dates.map(function (d) { return isNum(byDate[d]) ? byDate[d] : null; });
+      return s;
+    }).filter(function (s) { return s.values.some(isNum); });
+    lineChart(document.getElementById("chart-revenue-risk"), {
+      name: "MRR at risk", x: dates, series: series, fmt: fmtMoney, axis: compactMoney,
+      shorten: function (d) { return d.slice(5); },
+    });
+  }
+
+  function renderRecQoe() {
+    var rows = DATA.recommendation_qoe.filter(function (r) { return inMonth(r) && onDevice(r); });
+    var devices = deviceSeries().map(function (s) { return s.name; })
+      .filter(function (d) { return rows.some(function (r) { return r.device_type === d; }); });
+    var sources = [["recommended", "#059669"], ["other", "#94a3b8"]];
+    function pick(device, source) {
+      return rows.filter(function (r) { return r.device_type === device && r.play_source === source; });
+    }
+    barChart(document.getElementById("chart-rec-qoe"), {
+      name: "Completion rate by play source", categories: devices, fmt: fmtPct, axis: axisPct,
+      series: sources.map(function (pair) {
+        return { name: pair[0], color: pair[1], values: devices.map(function (d) {
+          var chosen = pick(d, pair[0]), sessions = total(chosen, "sessions");
+          return sessions > 0 ? total(chosen, "completions") / sessions : null;
+        }) };
+      }),
+      tip: function (s, i, v) {
+        var chosen = pick(devices[i], s.name);
+        var played = total(chosen, "watch_time_ms") + total(chosen, "rebuffer_ms");
+        var started = total(chosen, "sessions_with_startup");
+        var rebuffer = played > 0 ? total(chosen, "rebuffer_ms") / played : null;
+        return s.name + " plays on " + devices[i] + ": " + fmtPct(v) + " completed · rebuffer " + fmtPct(rebuffer)
+          + " · startup " + fmtMs(started > 0 ? total(chosen, "total_startup_ms") / started : null)
+          + " · " + fmtInt(total(chosen, "sessions")) + " sessions";
+      },
+    });
+  }
+
   function render() {
     renderKpis();
     renderErrors();
@@ -431,6 +493,9 @@
     renderTitles();
     renderRecAlgorithms();
     renderRecRank();
+    renderQoeChurn();
+    renderRevenueAtRisk();
+    renderRecQoe();
     document.body.setAttribute("data-rendered", state.month + "|" + state.device);
   }
 

@@ -5,8 +5,8 @@ renderer (resources/dashboard.js), so it opens offline and loads nothing from th
 Content-Security-Policy forbids any fetch. Filtering by month and device happens in the page.
 
 Every dataset below is an aggregate of gold tables bounded by months, days, devices, error codes,
-plans, algorithms and ranks — and for titles by (months + 1) × (devices + 1) × `top_titles` —
-never by the number of events, sessions or users. Collecting them to the driver is therefore
+plans, algorithms, ranks, QoE buckets and play sources — and for titles by (months + 1) ×
+(devices + 1) × `top_titles` — never by the number of events, sessions or users. Collecting them to the driver is therefore
 safe at any data size; the aggregation itself runs in Spark.
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ TOP_TITLES = 10
 TABLES = (
     "kpi_monthly", "agg_errors_daily", "agg_qoe_daily", "agg_buffering_daily", "agg_subscriptions_monthly",
     "fact_playback_sessions", "dim_content", "agg_recommendations_daily", "agg_recommendation_rank",
+    "agg_qoe_churn_monthly", "revenue_at_risk_daily", "agg_recommendation_qoe",
 )
 
 
@@ -144,6 +145,32 @@ def recommendations_by_rank(recommendation_rank: DataFrame) -> DataFrame:
     return recommendation_rank.select("algorithm", "rank", "impressions", "conversions", "conversion_rate")
 
 
+def qoe_churn_by_month_bucket(qoe_churn_monthly: DataFrame) -> DataFrame:
+    """Subscribers and churned per (month, QoE bucket), all plans; churned stays null in the as-of month."""
+    return qoe_churn_monthly.groupBy(month_key(F.col("month")).alias("month"), "qoe_bucket").agg(
+        F.sum("subscribers").alias("subscribers"), F.sum("churned").alias("churned")
+    )
+
+
+def revenue_at_risk_by_day_device(revenue_at_risk_daily: DataFrame) -> DataFrame:
+    """Attributed MRR and subscribers at risk per (day, device), all plans: each subscriber under one device."""
+    return revenue_at_risk_daily.groupBy(
+        F.date_format("date", "yyyy-MM-dd").alias("date"), month_key(F.col("date")).alias("month"), "device_type"
+    ).agg(
+        F.sum("attributed_mrr_at_risk").alias("mrr_at_risk"),
+        F.sum("attributed_subscribers_at_risk").alias("subscribers_at_risk"),
+    )
+
+
+def recommendation_qoe_by_month_device(recommendation_qoe: DataFrame) -> DataFrame:
+    """The sums behind completion, rebuffer ratio and average startup per (month, device, play source)."""
+    return recommendation_qoe.groupBy(month_key(F.col("date")).alias("month"), "device_type", "play_source").agg(
+        *[F.sum(c).alias(c) for c in (
+            "sessions", "completions", "watch_time_ms", "rebuffer_ms", "total_startup_ms", "sessions_with_startup"
+        )]
+    )
+
+
 # --- the edges: read gold, collect the bounded datasets, write the file --------------------------
 
 
@@ -188,6 +215,13 @@ def dashboard_data(spark: SparkSession, lakehouse: str, top_n: int = TOP_TITLES)
             recommendations_by_month_algorithm(gold["agg_recommendations_daily"]), "month", "algorithm"
         ),
         "recommendation_rank": _records(recommendations_by_rank(gold["agg_recommendation_rank"]), "algorithm", "rank"),
+        "qoe_churn": _records(qoe_churn_by_month_bucket(gold["agg_qoe_churn_monthly"]), "month", "qoe_bucket"),
+        "revenue_at_risk": _records(
+            revenue_at_risk_by_day_device(gold["revenue_at_risk_daily"]), "date", "device_type"
+        ),
+        "recommendation_qoe": _records(
+            recommendation_qoe_by_month_device(gold["agg_recommendation_qoe"]), "month", "device_type", "play_source"
+        ),
         "top_n": top_n,
     }
 

@@ -21,6 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHARTS = [
     "chart-errors", "chart-devices", "chart-startup", "chart-rebuffer", "chart-plans", "chart-subscribers",
     "chart-churn", "chart-mrr", "chart-titles", "chart-rec-algorithm", "chart-rec-rank",
+    "chart-qoe-churn", "chart-revenue-risk", "chart-rec-qoe",
 ]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 
@@ -105,6 +106,26 @@ def test_kpi_cards_equal_the_gold_tables(browser_page, lakehouse):
     }
     errors = gold(lakehouse, "agg_errors_daily")
     assert sum(v for _, _, v in marks(page, "chart-errors")) == errors["error_events"].sum() > 0
+
+
+def test_qoe_business_charts_equal_gold(browser_page, lakehouse):
+    page, _ = browser_page
+    churn = gold(lakehouse, "agg_qoe_churn_monthly")
+    observed = churn[churn["churned"].notna()].groupby("qoe_bucket")[["subscribers", "churned"]].sum()
+    expected = {b: r["churned"] / r["subscribers"] for b, r in observed.iterrows() if r["subscribers"] > 0}
+    assert expected  # the fixture's months hold at least one observed bucket
+    assert {bucket: value for _, bucket, value in marks(page, "chart-qoe-churn")} == pytest.approx(expected)
+
+    risk = gold(lakehouse, "revenue_at_risk_daily")
+    drawn = marks(page, "chart-revenue-risk")
+    assert len(drawn) == len(risk[["date", "device_type"]].drop_duplicates())
+    at_risk = float(sum(risk["attributed_mrr_at_risk"], Decimal(0)))
+    assert at_risk > 0 and sum(v for _, _, v in drawn) == pytest.approx(at_risk)
+
+    plays = gold(lakehouse, "agg_recommendation_qoe").groupby(["device_type", "play_source"])[
+        ["completions", "sessions"]].sum()
+    assert {(source, device): value for source, device, value in marks(page, "chart-rec-qoe")} == pytest.approx(
+        {(source, device): r["completions"] / r["sessions"] for (device, source), r in plays.iterrows()})
 
 
 def test_month_and_device_filters_rerender_from_gold(browser_page, lakehouse, built_lakehouse):

@@ -117,6 +117,10 @@ def _options(input_dir: Path, lakehouse: Path, **kwargs) -> RunOptions:
 
 @pytest.fixture(scope="module")
 def full_and_incremental(spark, generated):
+    """One full run over everything, and the same files in four runs: the first files; the late file
+    (a cancellation, so billing changed: the QoE-business tables are rebuilt); the later events and lists,
+    which start after the first session date (they update only the days, months and 7-day windows they
+    reach); nothing new."""
     root, source = generated
     run(spark, _options(source, root / "full"))
 
@@ -124,11 +128,14 @@ def full_and_incremental(spark, generated):
     every_file = sorted(p for p in source.rglob("*.jsonl"))
     late = [p for p in every_file if p.name.startswith("zz-")]
     events = sorted(p for p in every_file if p.parent.name == "playback_events" and p not in late)
-    first = [p for p in every_file if p not in late and p not in events[2:]]
+    first = [p for p in every_file if p not in late and p not in events[3:]]
+    cancellation = [p for p in late if p.name == "zz-late.jsonl"]
     _copy(first, source, landing)
     first_counts = run(spark, _options(landing, root / "incremental"))
-    _copy([p for p in every_file if p not in first], source, landing)
-    second_counts = run(spark, _options(landing, root / "incremental"))
+    _copy(cancellation, source, landing)
+    billing_counts = run(spark, _options(landing, root / "incremental"))
+    _copy([p for p in every_file if p not in first + cancellation], source, landing)
+    second_counts = billing_counts + run(spark, _options(landing, root / "incremental"))
     versions_after_second = _gold_versions(root / "incremental")
     third_counts = run(spark, _options(landing, root / "incremental"))
     return root, first_counts, second_counts, third_counts, versions_after_second
@@ -143,14 +150,14 @@ def test_incremental_gold_equals_one_full_run(spark, full_and_incremental, name)
 
 def test_later_runs_read_only_new_files(full_and_incremental, generated):
     _, first, second, third, _ = full_and_incremental
-    by_container = {c.container: c for c in second}
-    assert by_container["subscriptions"].read == 1  # only zz-late.jsonl
-    assert by_container["subscriptions"].accepted == 1  # the cancellation replaced the active version
-    assert by_container["content"].read == 0
+    billing, later = {c.container: c for c in second[:4]}, {c.container: c for c in second[4:]}
+    assert billing["subscriptions"].read == 1  # only zz-late.jsonl
+    assert billing["subscriptions"].accepted == 1  # the cancellation replaced the active version
+    assert later["subscriptions"].read == later["content"].read == 0
     assert all(c.read == 0 and c.accepted == 0 for c in third)
     assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in first + second)
     # The re-delivered event in zz-late.jsonl is a duplicate across files.
-    assert by_container["playback_events"].duplicates >= 1
+    assert billing["playback_events"].duplicates >= 1
 
 
 def test_rerun_without_new_files_leaves_gold_untouched(full_and_incremental):
@@ -163,13 +170,23 @@ def test_second_run_updates_gold_in_place(full_and_incremental):
     and leaves untouched tables alone."""
     root = full_and_incremental[0]
     modes = DeltaTable(str(root / "incremental" / "ops" / "gold_state")).to_pandas()
-    assert sorted(modes.drop_duplicates("run_id").sort_values("built_at")["mode"]) == ["full", "incremental"]
+    runs = modes.drop_duplicates("run_id").sort_values("built_at")
+    assert list(runs["mode"]) == ["full", "incremental", "incremental"]
     sessions = DeltaTable(str(root / "incremental" / "gold" / "fact_playback_sessions"))
-    assert [h["operation"] for h in sessions.history()] == ["OPTIMIZE", "MERGE", "WRITE"]
+    # Two incremental runs changed events (the late file, then the later events): a MERGE each, then a
+    # compaction where the MERGE left more than one file in a day (history is newest first).
+    operations = [h["operation"] for h in sessions.history()]
+    assert operations[-1] == "WRITE" and operations.count("MERGE") == 2 and operations[0] == "OPTIMIZE", operations
+    assert set(operations) == {"WRITE", "MERGE", "OPTIMIZE"}, operations
     # Compacted: one file per day partition, as the full build writes.
     days = [uri.split("session_date=")[1].split("/")[0] for uri in sessions.file_uris()]
     assert len(days) == len(set(days))
     assert len(DeltaTable(str(root / "incremental" / "gold" / "dim_content")).history()) == 1
+    # The last run changed events and lists only: the QoE-business tables replaced some dates and months.
+    for name, column in (("agg_qoe_churn_monthly", "month"), ("revenue_at_risk_daily", "date"),
+                         ("agg_recommendation_qoe", "date")):
+        last = DeltaTable(str(root / "incremental" / "gold" / name)).history(1)[0]
+        assert f"{column} IN (DATE" in last["operationParameters"].get("predicate", ""), (name, last)
 
 
 def test_late_session_bridges_two_engagement_sessions(spark, full_and_incremental):

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
+from chispa import assert_df_equality
 from pyspark.sql import types as T
 
 from dataflix_spark.config import QoeThresholds
@@ -173,3 +174,21 @@ def test_revenue_at_risk_daily(spark):
         )
     actual = build_revenue_at_risk_daily(subscriptions, sessions, RISK_AS_OF, DEFAULT)
     assert_table(actual, GOLD_SCHEMAS["revenue_at_risk_daily"], expected)
+
+
+def test_revenue_at_risk_from_a_window_of_sessions_with_a_fixed_first_date(spark):
+    """An incremental update builds some dates from only the sessions their 7-day windows reach; `first_date`
+    keeps the zero-filled grid where the full table starts, even for dates with no session left in reach."""
+    subscriptions = subscription_fact(spark, [("s-a", "ua", "Basic", "9.99", "2027-01-01", None, None)])
+    sessions = sessions_df(spark, [
+        session("a0", "ua", "2027-03-01T12:00:00"),  # the table's first date
+        session("a1", "ua", "2027-03-10T12:00:00", fatal=True),
+    ])
+    in_reach = sessions.where("session_date BETWEEN DATE'2027-03-04' AND DATE'2027-03-12'")
+    dates = "date BETWEEN DATE'2027-03-08' AND DATE'2027-03-12'"
+    full = build_revenue_at_risk_daily(subscriptions, sessions, RISK_AS_OF, DEFAULT).where(dates)
+    partial = build_revenue_at_risk_daily(
+        subscriptions, in_reach, RISK_AS_OF, DEFAULT, first_date=dt.date(2027, 3, 1)
+    ).where(dates)
+    assert full.count() == 5 * len(PLANS) * len(DEVICE_TYPES)
+    assert_df_equality(partial, full, ignore_row_order=True)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from dataflix_spark.schemas import GOLD_SCHEMAS
 from dataflix_spark.serving.analysis import churn_by_plan, cohort_retention, session_buffering_percentiles
-from dataflix_spark.serving.dashboard import render_html, top_titles
+from dataflix_spark.serving.dashboard import (
+    qoe_churn_by_month_bucket,
+    recommendation_qoe_by_month_device,
+    render_html,
+    revenue_at_risk_by_day_device,
+    top_titles,
+)
 from tests.unit.helpers import assert_table, day, session, sessions_df, subscription_fact, subset
 
 CONTENT = GOLD_SCHEMAS["dim_content"]
@@ -39,6 +47,58 @@ def test_top_titles_for_every_month_and_device_combination(spark):
         ("2026-10", "mobile", 1, "One", 1, 250, 1.0),
         ("2026-09", "all", 1, "c3", 1, 50, 0.0),      # not in the catalogue: its id stands in
         ("2026-09", "tv", 1, "c3", 1, 50, 0.0),
+    ])
+
+
+def test_qoe_churn_adds_plans_and_keeps_the_as_of_month_unknown(spark):
+    gold = spark.createDataFrame([
+        (day("2026-09-01"), "basic", "good", 10, 1, 0.1),
+        (day("2026-09-01"), "premium", "good", 5, 2, 0.4),
+        (day("2026-09-01"), "basic", "fatal_failure", 0, 0, None),
+        (day("2026-10-01"), "basic", "good", 12, None, None),  # the as-of month: churn not observable yet
+    ], GOLD_SCHEMAS["agg_qoe_churn_monthly"])
+    schema = T.StructType([
+        T.StructField("month", T.StringType()), T.StructField("qoe_bucket", T.StringType()),
+        T.StructField("subscribers", T.LongType()), T.StructField("churned", T.LongType()),
+    ])
+    assert_table(qoe_churn_by_month_bucket(gold), schema, [
+        ("2026-09", "good", 15, 3), ("2026-09", "fatal_failure", 0, 0), ("2026-10", "good", 12, None),
+    ])
+
+
+def test_revenue_at_risk_sums_the_attributed_columns_over_plans(spark):
+    gold = spark.createDataFrame([
+        # mrr_at_risk counts a subscriber under every device they had a bad week on: not what the chart adds.
+        (day("2026-10-05"), "basic", "tv", 2, Decimal("20.00"), 1, Decimal("10.00")),
+        (day("2026-10-05"), "premium", "tv", 1, Decimal("15.00"), 1, Decimal("15.00")),
+        (day("2026-10-05"), "basic", "mobile", 1, Decimal("10.00"), 0, Decimal("0.00")),
+    ], GOLD_SCHEMAS["revenue_at_risk_daily"])
+    schema = T.StructType([
+        T.StructField("date", T.StringType()), T.StructField("month", T.StringType()),
+        T.StructField("device_type", T.StringType()), T.StructField("mrr_at_risk", T.DecimalType(38, 2)),
+        T.StructField("subscribers_at_risk", T.LongType()),
+    ])
+    summed = revenue_at_risk_by_day_device(gold).withColumn("mrr_at_risk", F.col("mrr_at_risk").cast("decimal(38,2)"))
+    assert_table(summed, schema, [("2026-10-05", "2026-10", "tv", Decimal("25.00"), 2),
+                          ("2026-10-05", "2026-10", "mobile", Decimal("0.00"), 0)])
+
+
+def test_recommendation_qoe_keeps_the_sums_ratios_are_made_from(spark):
+    gold = spark.createDataFrame([
+        (day("2026-10-01"), "tv", "recommended", 2, 2, 3000, 1500, 1500, 1000, 10, 0.0099, 500, 1, 0.5),
+        (day("2026-10-02"), "tv", "recommended", 1, 0, 0, None, None, 400, 0, 0.0, 400, 1, 1.0),
+        (day("2026-10-02"), "tv", "other", 4, 4, 8000, 2000, 3000, 4000, 40, 0.0099, 1000, 0, 0.0),
+    ], GOLD_SCHEMAS["agg_recommendation_qoe"])
+    schema = T.StructType([
+        T.StructField("month", T.StringType()), T.StructField("device_type", T.StringType()),
+        T.StructField("play_source", T.StringType()), T.StructField("sessions", T.LongType()),
+        T.StructField("completions", T.LongType()), T.StructField("watch_time_ms", T.LongType()),
+        T.StructField("rebuffer_ms", T.LongType()), T.StructField("total_startup_ms", T.LongType()),
+        T.StructField("sessions_with_startup", T.LongType()),
+    ])
+    assert_table(recommendation_qoe_by_month_device(gold), schema, [
+        ("2026-10", "tv", "recommended", 3, 2, 1400, 10, 3000, 2),
+        ("2026-10", "tv", "other", 4, 0, 4000, 40, 8000, 4),
     ])
 
 
