@@ -194,12 +194,12 @@ def existing_input(folder: Path) -> dict:
             "counts": manifest["counts"], "end_date": manifest["end_date"]}
 
 
-def run_spark(input_dir: str, lakehouse: Path, as_of: str, cores: int) -> dict:
+def run_spark(input_dir: str, lakehouse: Path, as_of: str, cores: int, conf: str | None = None) -> dict:
     """`dataflix run` in a subprocess, as a user runs it; stage times from its progress lines."""
     shutil.rmtree(lakehouse, ignore_errors=True)
     env = {**os.environ, "DATAFLIX_PEPPER": BENCH_PEPPER}
     cmd = [sys.executable, "-m", "dataflix_spark.cli", "run", "--input", input_dir, "--lakehouse", str(lakehouse),
-           "--as-of", as_of, "--master", f"local[{cores}]"]
+           "--as-of", as_of, "--master", f"local[{cores}]"] + (["--conf", conf] if conf else [])
     lines: list[tuple[float, str]] = []
     started = time.time()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -293,10 +293,11 @@ def bench_one(args: argparse.Namespace, events: int | None, work: Path) -> dict:
     documents = sum(data["counts"].values())
     lakehouse = work / f"lakehouse-{events}"
     load_before = machine_load()
-    spark = run_spark(data["dir"], lakehouse, as_of, args.cores)
+    spark = run_spark(data["dir"], lakehouse, as_of, args.cores, args.conf)
     result = {
         "events": event_lines, "documents": documents, "users": data["params"]["users"],
         "days": data["params"]["days"], "as_of": as_of, "input": data["dir"], "lakehouse": str(lakehouse),
+        "conf": args.conf,
         "cores": args.cores, "machine_before": load_before, "machine_after": machine_load(),
         "generate_s": data["generate_s"],
         "spark": {
@@ -408,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--input", help="use this `dataflix generate` folder instead of generating (one size)")
     parser.add_argument("--as-of", help="the runs' as-of date (default: the input's last day)")
+    parser.add_argument("--conf", help="a YAML settings file for `dataflix run` (e.g. another driver memory)")
     parser.add_argument("--gzip", action="store_true", help="write the input as .jsonl.gz")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2, help="Spark local[N] and DuckDB threads")
     parser.add_argument("--work", default="bench-work", help="where inputs, lakehouses and results go")
