@@ -4,7 +4,7 @@ so Delta (not a recomputed plan) is the hand-over between builders.
 
 The incremental build recomputes, from silver and gold, exactly the rows the changes can reach:
   - player sessions with a changed event (old and new versions of the event),
-  - every engagement session of the users of those sessions,
+  - the engagement sessions within the 30-minute gap of those sessions (before and after),
   - the daily aggregates of the dates those sessions and events fall on (before and after),
   - recommendation days whose lists changed or whose 24-hour conversion window meets a changed session,
   - dim_user rows of the users touched,
@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 from dataflix_spark.config import QoeThresholds
 from dataflix_spark.gold.content import build_agg_content_daily, build_dim_content
 from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly
-from dataflix_spark.gold.engagement_sessions import build_fact_engagement_sessions
+from dataflix_spark.gold.engagement_sessions import ENGAGEMENT_GAP_MINUTES, build_fact_engagement_sessions
 from dataflix_spark.gold.playback_sessions import build_fact_playback_sessions
 from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily, build_agg_qoe_daily
 from dataflix_spark.gold.qoe_churn import RISK_WINDOW_DAYS, build_agg_qoe_churn_monthly, build_revenue_at_risk_daily
@@ -174,12 +174,8 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
             .persist()
         )
         touched_users.append(users)
-        gold.replace_scope(
-            "fact_engagement_sessions",
-            build_fact_engagement_sessions(sessions.join(users, "user_key", "left_semi")),
-            users,
-            ["engagement_session_id"],
-        )
+        changed_versions = old_sessions.unionByName(sessions.join(touched, "session_id", "left_semi"))
+        _update_engagement_sessions(gold, sessions, changed_versions)
         if session_days:
             on_days = sessions.where(_in("session_date", session_days))
             gold.replace_days("agg_qoe_daily", build_agg_qoe_daily(on_days), "date", session_days)
@@ -213,6 +209,42 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     _publish_calendar(gold, as_of)
     for users in touched_users:
         users.unpersist()
+
+
+def _update_engagement_sessions(gold: _Gold, sessions: DataFrame, changed: DataFrame) -> None:
+    """Recomputes the engagement sessions that changed player sessions (`changed`: their old and new
+    versions) can reach, and no others.
+
+    Per user, the region runs from the earliest to the latest of: the changed sessions, and the stored
+    engagement sessions that come within the 30-minute gap of one. Its ends are engagement boundaries
+    before and after the change (anything closer than the gap is inside), so the user's player sessions
+    starting in the region rebuild exactly the engagement sessions stored there; those outside stay.
+    """
+    gap = F.expr(f"INTERVAL {ENGAGEMENT_GAP_MINUTES} MINUTES")
+    stored = gold.table("fact_engagement_sessions", gold.version("fact_engagement_sessions"))
+    c = changed.select(
+        "user_key", F.col("session_start").alias("lo"), F.coalesce("session_end", "session_start").alias("hi")
+    )
+    near = (
+        stored.select("user_key", "engagement_start", "engagement_end")
+        .join(c, "user_key")
+        .where((F.col("engagement_start") <= F.col("hi") + gap) & (F.col("lo") <= F.col("engagement_end") + gap))
+        .select("user_key", F.col("engagement_start").alias("lo"), F.col("engagement_end").alias("hi"))
+    )
+    regions = (
+        c.unionByName(near).groupBy("user_key").agg(F.min("lo").alias("lo"), F.max("hi").alias("hi")).persist()
+    )
+
+    def in_region(df: DataFrame, start: str) -> DataFrame:
+        return df.join(F.broadcast(regions), "user_key").where(F.col(start).between(F.col("lo"), F.col("hi")))
+
+    fresh = build_fact_engagement_sessions(in_region(sessions, "session_start").drop("lo", "hi")).persist()
+    scope = in_region(stored, "engagement_start").select("engagement_session_id", "engagement_date").persist()
+    days = sorted(set(_days(scope, "engagement_date")) | set(_days(fresh, "engagement_date")))
+    gold.replace_scope("fact_engagement_sessions", fresh, scope.select("engagement_session_id"),
+                       ["engagement_session_id"], days=days)
+    for df in (fresh, scope, regions):
+        df.unpersist()
 
 
 def _conversion_counts(lists: DataFrame, sessions: DataFrame) -> DataFrame:

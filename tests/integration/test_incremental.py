@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -182,6 +183,10 @@ def test_second_run_updates_gold_in_place(full_and_incremental):
     days = [uri.split("session_date=")[1].split("/")[0] for uri in sessions.file_uris()]
     assert len(days) == len(set(days))
     assert len(DeltaTable(str(root / "incremental" / "gold" / "dim_content")).history()) == 1
+    # Engagement sessions are recomputed near the changed sessions only: the MERGE is pruned to their days.
+    engagement = DeltaTable(str(root / "incremental" / "gold" / "fact_engagement_sessions")).history()
+    merge = next(h for h in engagement if h["operation"] == "MERGE")
+    assert re.search(r"engagement_date#\d+ IN \(", merge["operationParameters"]["predicate"]), merge
     # The last run changed events and lists only: the QoE-business tables replaced some dates and months.
     for name, column in (("agg_qoe_churn_monthly", "month"), ("revenue_at_risk_daily", "date"),
                          ("agg_recommendation_qoe", "date")):
