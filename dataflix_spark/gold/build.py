@@ -153,29 +153,31 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     changed_events = changes.playback_events
     session_days: list[dt.date] = []
     touched_users = []
+    persisted: list[DataFrame] = []
     if changed_events is not None:
         touched = changed_events.select("session_id").distinct()
         before = gold.table("fact_playback_sessions", gold.version("fact_playback_sessions"))
         old_sessions = before.join(touched, "session_id", "left_semi")
+        # After the MERGE below these are exactly the table's rows of the touched sessions: kept for the
+        # users and engagement sessions they reach, instead of finding them in the table again.
         fresh_sessions = build_fact_playback_sessions(
             events.join(touched, "session_id", "left_semi"), gold.table("dim_content")
         ).persist()
+        persisted.append(fresh_sessions)
         session_days = _days(old_sessions, "session_date") + _days(fresh_sessions, "session_date")
         session_days = sorted(set(session_days))
         gold.replace_scope("fact_playback_sessions", fresh_sessions, touched, ["session_id"], days=session_days)
-        fresh_sessions.unpersist()
 
         sessions = gold.table("fact_playback_sessions")
         users = (
             changed_events.select("user_key")
             .unionByName(old_sessions.select("user_key"))
-            .unionByName(sessions.join(touched, "session_id", "left_semi").select("user_key"))
+            .unionByName(fresh_sessions.select("user_key"))
             .distinct()
             .persist()
         )
         touched_users.append(users)
-        changed_versions = old_sessions.unionByName(sessions.join(touched, "session_id", "left_semi"))
-        _update_engagement_sessions(gold, sessions, changed_versions)
+        _update_engagement_sessions(gold, sessions, old_sessions.unionByName(fresh_sessions))
         if session_days:
             on_days = sessions.where(_in("session_date", session_days))
             gold.replace_days("agg_qoe_daily", build_agg_qoe_daily(on_days), "date", session_days)
@@ -207,8 +209,8 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     else:
         _update_qoe_business(gold, as_of, thresholds, session_days, list_days)
     _publish_calendar(gold, as_of)
-    for users in touched_users:
-        users.unpersist()
+    for df in touched_users + persisted:
+        df.unpersist()
 
 
 def _update_engagement_sessions(gold: _Gold, sessions: DataFrame, changed: DataFrame) -> None:
