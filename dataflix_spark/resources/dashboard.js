@@ -333,8 +333,9 @@
     });
   }
 
-  function dailyLines(id, name, key, fmt, axis) {
-    var rows = DATA.qoe.filter(function (r) { return inMonth(r) && onDevice(r); });
+  // One line per device over the days of a per-(date, device) dataset, following both filters.
+  function dailyLines(id, name, dataset, key, fmt, axis) {
+    var rows = dataset.filter(function (r) { return inMonth(r) && onDevice(r); });
     var dates = distinct(rows, "date");
     var series = deviceSeries().map(function (s) {
       var byDate = {};
@@ -437,21 +438,6 @@
     });
   }
 
-  function renderRevenueAtRisk() {
-    var rows = DATA.revenue_at_risk.filter(function (r) { return inMonth(r) && onDevice(r); });
-    var dates = distinct(rows, "date");
-    var series = deviceSeries().map(function (s) {
-      var byDate = {};
-      rows.forEach(function (r) { if (r.device_type === s.name) byDate[r.date] = r.mrr_at_risk; });
-      s.values = dates.map(function (d) { return isNum(byDate[d]) ? byDate[d] : null; });
-      return s;
-    }).filter(function (s) { return s.values.some(isNum); });
-    lineChart(document.getElementById("chart-revenue-risk"), {
-      name: "MRR at risk", x: dates, series: series, fmt: fmtMoney, axis: compactMoney,
-      shorten: function (d) { return d.slice(5); },
-    });
-  }
-
   function renderRecQoe() {
     var rows = DATA.recommendation_qoe.filter(function (r) { return inMonth(r) && onDevice(r); });
     var devices = deviceSeries().map(function (s) { return s.name; })
@@ -484,8 +470,8 @@
     renderKpis();
     renderErrors();
     renderDevices();
-    dailyLines("chart-startup", "Startup time p90", "startup_p90_ms", fmtMs, axisMs);
-    dailyLines("chart-rebuffer", "Rebuffer ratio", "rebuffer_ratio", fmtPct, axisPct);
+    dailyLines("chart-startup", "Startup time p90", DATA.qoe, "startup_p90_ms", fmtMs, axisMs);
+    dailyLines("chart-rebuffer", "Rebuffer ratio", DATA.qoe, "rebuffer_ratio", fmtPct, axisPct);
     renderPlans();
     renderMonthly("chart-subscribers", "Subscribers", "subscribers", "bar", fmtInt, compact, "#2563eb");
     renderMonthly("chart-churn", "Churn rate", "churn_rate", "line", fmtPct, axisPct, "#e50914");
@@ -494,7 +480,7 @@
     renderRecAlgorithms();
     renderRecRank();
     renderQoeChurn();
-    renderRevenueAtRisk();
+    dailyLines("chart-revenue-risk", "MRR at risk", DATA.revenue_at_risk, "mrr_at_risk", fmtMoney, compactMoney);
     renderRecQoe();
     document.body.setAttribute("data-rendered", state.month + "|" + state.device);
   }
