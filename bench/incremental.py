@@ -57,38 +57,54 @@ def _events(manifest: dict) -> int:
     return int(manifest["counts"]["playback_events"])
 
 
-def _from_bench(args: argparse.Namespace) -> None:
-    bench = json.loads(args.from_bench.read_text())
-    work = args.work
-    work.mkdir(parents=True, exist_ok=True)
-    increment = work / "increment"
-    increment_manifest = _generate(increment, args.increment_users, 1, seed=2, end_date="2026-10-31")
-    landing, lakehouse = Path(bench["input"]), work / "lakehouse"
-    shutil.rmtree(lakehouse, ignore_errors=True)
-    subprocess.run(["cp", "-a", bench["lakehouse"], str(lakehouse)], check=True)
-    added = []
-    try:
-        for container in ("playback_events", "recommendations"):
-            for f in (increment / container).iterdir():
-                added.append(landing / container / f"increment-{f.name}")
-                shutil.copy(f, added[-1])
-        incremental = _run(landing, lakehouse, bench["as_of"], work / "incremental.log")
-    finally:
-        for f in added:
-            f.unlink(missing_ok=True)
+def _increment(work: Path, users: int) -> dict:
+    """The extra day (2026-10-31) of events and lists from `users` of the base's users; its manifest."""
+    return _generate(work / "increment", users, 1, seed=2, end_date="2026-10-31")
+
+
+def _add_increment(increment: Path, landing: Path, added: list[Path]) -> None:
+    """Copies the increment's event and list files into the landing folder, each new path into `added`
+    as soon as it is written (so a caller can remove a partial copy)."""
+    for container in ("playback_events", "recommendations"):
+        for f in (increment / container).iterdir():
+            added.append(landing / container / f"increment-{f.name}")
+            shutil.copy(f, added[-1])
+
+
+def _report(work: Path, base_events: int, new_events: int, full_seconds: float, full_stages: list,
+            incremental: dict) -> None:
     result = {
-        "base_events": bench["events"],
-        "new_events": _events(increment_manifest),
-        "new_share": round(_events(increment_manifest) / bench["events"], 4),
-        "full_seconds": bench["spark"]["wall_s"],
+        "base_events": base_events,
+        "new_events": new_events,
+        "new_share": round(new_events / base_events, 4),
+        "full_seconds": full_seconds,
         "incremental_seconds": incremental["seconds"],
-        "incremental_over_full": round(incremental["seconds"] / bench["spark"]["wall_s"], 3),
-        "full_stages": bench["progress"],
+        "incremental_over_full": round(incremental["seconds"] / full_seconds, 3),
+        "full_stages": full_stages,
         "incremental_stages": incremental["stages"],
         "cores": os.cpu_count(),
     }
     (work / "incremental.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if not k.endswith("stages")}, indent=2))
+
+
+def _from_bench(args: argparse.Namespace) -> None:
+    bench = json.loads(args.from_bench.read_text())
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    increment_manifest = _increment(work, args.increment_users)
+    landing, lakehouse = Path(bench["input"]), work / "lakehouse"
+    shutil.rmtree(lakehouse, ignore_errors=True)
+    subprocess.run(["cp", "-a", bench["lakehouse"], str(lakehouse)], check=True)
+    added: list[Path] = []
+    try:
+        _add_increment(work / "increment", landing, added)
+        incremental = _run(landing, lakehouse, bench["as_of"], work / "incremental.log")
+    finally:
+        for f in added:
+            f.unlink(missing_ok=True)
+    _report(work, bench["events"], _events(increment_manifest), bench["spark"]["wall_s"], bench["progress"],
+            incremental)
 
 
 def main() -> None:
@@ -107,8 +123,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     base = args.base or work / "base"
     base_manifest = _generate(base, args.users, args.days, seed=1, end_date="2026-10-30")
-    increment = work / "increment"
-    increment_manifest = _generate(increment, args.increment_users, 1, seed=2, end_date="2026-10-31")
+    increment_manifest = _increment(work, args.increment_users)
 
     landing, lakehouse = work / "landing", work / "lakehouse"
     shutil.rmtree(landing, ignore_errors=True)
@@ -116,24 +131,9 @@ def main() -> None:
     shutil.copytree(base, landing, ignore=shutil.ignore_patterns("_manifest.json"))
 
     full = _run(landing, lakehouse, "2026-10-31", work / "full.log")
-    for container in ("playback_events", "recommendations"):
-        for f in (increment / container).iterdir():
-            shutil.copy(f, landing / container / f"increment-{f.name}")
+    _add_increment(work / "increment", landing, [])
     incremental = _run(landing, lakehouse, "2026-10-31", work / "incremental.log")
-
-    result = {
-        "base_events": _events(base_manifest),
-        "new_events": _events(increment_manifest),
-        "new_share": round(_events(increment_manifest) / _events(base_manifest), 4),
-        "full_seconds": full["seconds"],
-        "incremental_seconds": incremental["seconds"],
-        "incremental_over_full": round(incremental["seconds"] / full["seconds"], 3),
-        "full_stages": full["stages"],
-        "incremental_stages": incremental["stages"],
-        "cores": os.cpu_count(),
-    }
-    (work / "incremental.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if not k.endswith("stages")}, indent=2))
+    _report(work, _events(base_manifest), _events(increment_manifest), full["seconds"], full["stages"], incremental)
 
 
 if __name__ == "__main__":
