@@ -119,9 +119,11 @@ class MemorySampler:
                 status = _status(pid)
                 if "VmHWM" in status:
                     # The kind is kept once known: a process on its way out may no longer show its name.
-                    kind = "java" if status.get("java") else "python" if status.get("python") else "other"
+                    # A JVM is first seen as the Python child that will exec it: "java" overrides what was known.
                     known, peak = self.peak.get(pid, ("other", 0))
-                    self.peak[pid] = (known if known != "other" else kind, max(status["VmHWM"], peak))
+                    kind = "java" if status.get("java") else known if known != "other" else (
+                        "python" if status.get("python") else "other")
+                    self.peak[pid] = (kind, max(status["VmHWM"], peak))
                     self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_seconds(pid))
                     total += status.get("VmRSS", 0)
                 tree += _children(pid)

@@ -29,7 +29,7 @@ from dataflix_spark.ops.lock import gold_build_interrupted, gold_build_marker, r
 from dataflix_spark.ops.progress import Progress
 from dataflix_spark.schemas import CONTAINERS
 from dataflix_spark.silver.conform import rank_versions, to_silver_rows
-from dataflix_spark.silver.validate import accepted, parse_documents, quarantined
+from dataflix_spark.silver.validate import accepted, keep_text_of_quarantined, parse_documents, quarantined
 from dataflix_spark.sinks.delta import (
     CHANGE_FEED_PROPERTIES,
     ChangeFeedUnavailable,
@@ -40,6 +40,7 @@ from dataflix_spark.sinks.delta import (
     read_table,
     replace_rows,
     table_exists,
+    table_version,
     upsert_newer,
 )
 from dataflix_spark.sources.local_json import file_key, list_container_files, read_json_lines
@@ -120,7 +121,10 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
 
     # Read three times (counts, quarantine, silver), parsed once. On disk: a batch of 10M events with their raw
     # text overflowed a 4 GiB driver heap when Spark built the cache in memory (OutOfMemoryError).
-    parsed = batch.transform(parse_documents(container, opts.as_of)).persist(StorageLevel.DISK_ONLY)
+    parsed = (
+        batch.transform(parse_documents(container, opts.as_of)).transform(keep_text_of_quarantined)
+        .persist(StorageLevel.DISK_ONLY)
+    )
     try:
         totals = parsed.agg(
             F.count(F.lit(1)).alias("read"), F.count(F.when(F.size("reasons") > 0, True)).alias("quarantined")
@@ -129,14 +133,15 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
         replace_rows(spark, quarantined(parsed), lake.ops("quarantine"), scope)
         newest = accepted(parsed).transform(rank_versions).where(F.col("version_rank") == 1)
         silver_rows = newest.transform(to_silver_rows(container, opts.pepper))
+        before = table_version(spark, lake.silver(container)) if table_exists(spark, lake.silver(container)) else -1
         if opts.full_refresh:
             overwrite_table(silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
             changed = read_table(spark, lake.silver(container)).count()
         else:
-            if table_exists(spark, lake.silver(container)):
+            if before >= 0:
                 enable_change_feed(spark, lake.silver(container))
             changed = upsert_newer(spark, silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
-        unknown = _unknown_content(spark, lake, silver_rows) if container == "playback_events" else 0
+        unknown = _unknown_content(spark, lake, before, opts.full_refresh) if container == "playback_events" else 0
     finally:
         parsed.unpersist()
 
@@ -160,9 +165,19 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
     return counts
 
 
-def _unknown_content(spark: SparkSession, lake: Lakehouse, events: DataFrame) -> int:
+def _unknown_content(spark: SparkSession, lake: Lakehouse, before: int, full_refresh: bool) -> int:
+    """The events this run accepted (wrote to silver after version `before`) whose content is not in the
+    catalogue. Read back from silver: recomputing them would redo the batch's de-duplication."""
+    path = lake.silver("playback_events")
+    if full_refresh:
+        written = read_table(spark, path)
+    else:
+        changes = read_changes(spark, path, before, change_types=("insert", "update_postimage"))
+        if changes is None:
+            return 0
+        written = changes
     catalogue = read_table(spark, lake.silver("content")).select("content_id")
-    return events.join(catalogue, on="content_id", how="left_anti").count()
+    return written.select("content_id").join(catalogue, on="content_id", how="left_anti").count()
 
 
 def _gold_is_current(spark: SparkSession, lake: Lakehouse, opts: RunOptions, counts: list[ContainerCounts]) -> bool:

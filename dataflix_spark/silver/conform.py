@@ -56,10 +56,12 @@ def to_silver_rows(container: str, pepper: str) -> Callable[[DataFrame], DataFra
 
 
 def rank_versions(df: DataFrame) -> DataFrame:
-    """Adds `version_rank`: 1 for the version of each id with the greatest `_ts` (ties broken by raw text)."""
-    newest_first = Window.partitionBy("doc_id").orderBy(
-        F.col("cosmos_ts").desc_nulls_last(), F.col("raw").asc_nulls_last()
-    )
+    """Adds `version_rank`: 1 for the version of each id with the greatest `_ts`.
+
+    documents.md lets any version win a tie on `_ts`; the smaller `raw_hash` (xxhash64 of the text) does,
+    so runs are repeatable without carrying every document's text through the shuffle.
+    """
+    newest_first = Window.partitionBy("doc_id").orderBy(F.col("cosmos_ts").desc_nulls_last(), F.col("raw_hash"))
     return df.withColumn("version_rank", F.row_number().over(newest_first))
 
 

@@ -29,19 +29,25 @@ from dataflix_spark.silver.readers import READERS, read_double, read_int
 EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 # Spark's JSON functions read the first value of a text, ignore whatever follows it and accept
-# single quotes and NaN. Read strictly, a line holding exactly one JSON value is an array of one
-# value when wrapped as `[line]` and of two as `[line, 0]`; anything after the value breaks one of them.
+# single quotes and NaN. Read strictly, a line holding exactly one JSON object is an array of one
+# value when wrapped as `[line]`, and an array of two whose first is an object as `[line, {}]`:
+# anything after the object breaks one of them. The second wrapping is also the document's parse,
+# so a line is tokenised twice in all.
 _STRICT_JSON = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
 
 
-def _values_in(raw: Column, tail: str) -> Column:
-    wrapped = F.concat(F.lit("["), raw, F.lit(tail))
-    return F.size(F.from_json(wrapped, T.ArrayType(T.StringType()), _STRICT_JSON))
+def _with_strict_document(schema: T.StructType) -> Callable[[DataFrame], DataFrame]:
+    """Adds `doc`: the `raw` line parsed with `schema` when it holds exactly one JSON object, else null."""
 
+    def transform(df: DataFrame) -> DataFrame:
+        values = F.from_json(F.concat(F.lit("["), F.col("raw"), F.lit(", {}]")), T.ArrayType(schema), _STRICT_JSON)
+        one_value = F.json_array_length(F.concat(F.lit("["), F.col("raw"), F.lit("]"))) == 1
+        # Two steps, so that the parse is evaluated once: Spark does not inline a costly column used twice.
+        return df.withColumn("_values", values).withColumn(
+            "doc", F.when((F.size("_values") == 2) & one_value, F.col("_values")[0])
+        ).drop("_values")
 
-def _is_one_json_object(raw: Column) -> Column:
-    one_value = (_values_in(raw, "]") == 1) & (_values_in(raw, ", 0]") == 2)
-    return F.coalesce(F.json_object_keys(raw).isNotNull() & one_value, F.lit(False))
+    return transform
 
 
 def _read_array(text: Column, schema: T.DataType) -> Column:
@@ -150,19 +156,27 @@ def _typed_columns(container: str) -> list[Column]:
 
 
 def parse_documents(container: str, as_of: dt.date) -> Callable[[DataFrame], DataFrame]:
-    """Bronze rows → typed rows plus `reasons` (array of strings, empty when the document is good)."""
+    """Bronze rows → typed rows plus `reasons` (array of strings, empty when the document is good)
+    and `raw_hash`, which orders versions with the same `_ts` (silver.conform.rank_versions)."""
 
     def transform(bronze: DataFrame) -> DataFrame:
         # Bronze's doc_id is re-read here with the other fields, from the same raw text.
-        parsed = bronze.drop("doc_id").withColumn("doc", F.from_json("raw", parse_schema(container)))
+        parsed = bronze.drop("doc_id").transform(_with_strict_document(parse_schema(container)))
         typed = parsed.select("*", *_typed_columns(container))
         checks = _field_reasons(container) + _RULES[container](as_of)
-        reasons = F.when(
-            ~_is_one_json_object(F.col("raw")), F.array(F.lit("not a valid JSON object"))
-        ).otherwise(F.array_compact(F.array(*checks)))
-        return typed.withColumn("reasons", reasons)
+        reasons = F.when(F.col("doc").isNull(), F.array(F.lit("not a valid JSON object"))).otherwise(
+            F.array_compact(F.array(*checks))
+        )
+        return typed.withColumns({"reasons": reasons, "raw_hash": F.xxhash64("raw")}).drop("doc")
 
     return transform
+
+
+def keep_text_of_quarantined(parsed: DataFrame) -> DataFrame:
+    """Blanks `raw` and `source_file` of accepted documents: downstream only quarantine rows need them,
+    and without them a persisted batch is a fraction of the size."""
+    bad = F.size("reasons") > 0
+    return parsed.withColumns({"raw": F.when(bad, F.col("raw")), "source_file": F.when(bad, F.col("source_file"))})
 
 
 def quarantined(parsed: DataFrame) -> DataFrame:
@@ -170,7 +184,8 @@ def quarantined(parsed: DataFrame) -> DataFrame:
     return parsed.where(F.size("reasons") > 0).select(
         "run_id",
         "container",
-        F.col("doc.id").alias("id"),
+        # A line that is not one JSON object has no parsed fields: its id is read leniently, to find it by.
+        F.coalesce(F.col("doc_id"), F.get_json_object("raw", "$.id")).alias("id"),
         "raw",
         F.concat_ws("; ", "reasons").alias("reason"),
         "source_file",

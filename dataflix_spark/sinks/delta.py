@@ -132,8 +132,11 @@ def enable_change_feed(spark: SparkSession, path: str) -> None:
         spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')")
 
 
-def read_changes(spark: SparkSession, path: str, since_version: int) -> DataFrame | None:
-    """Rows written after `since_version`, old and new images alike (None when nothing was written).
+def read_changes(
+    spark: SparkSession, path: str, since_version: int, change_types: tuple[str, ...] | None = None
+) -> DataFrame | None:
+    """Rows written after `since_version`, old and new images alike, or only the `change_types` asked
+    (`insert`, `update_preimage`, `update_postimage`, `delete`). None when nothing was written.
 
     Raises ChangeFeedUnavailable when the table's change feed does not cover those versions.
     """
@@ -147,6 +150,8 @@ def read_changes(spark: SparkSession, path: str, since_version: int) -> DataFram
         changes.schema  # resolves the feed now, so a missing one fails here, not mid-build
     except AnalysisException as error:
         raise ChangeFeedUnavailable(f"{path}: {error}") from error
+    if change_types is not None:
+        changes = changes.where(F.col("_change_type").isin(*change_types))
     return changes.drop(*_CHANGE_COLUMNS)
 
 

@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 from dataflix_spark.bronze.ingest import to_bronze
 from dataflix_spark.schemas import SILVER_SCHEMAS
 from dataflix_spark.silver.conform import newer_than, rank_versions, to_silver_rows
-from dataflix_spark.silver.validate import accepted, parse_documents, quarantined
+from dataflix_spark.silver.validate import keep_text_of_quarantined, accepted, parse_documents, quarantined
 from tests.unit.helpers import day, ts
 
 AS_OF = dt.date(2026, 10, 31)
@@ -356,18 +356,22 @@ def test_rank_versions_newest_ts_first_null_ts_last_ties_stable(spark):
             doc["_ts"] = cosmos_ts
         return doc
 
+    tie_a, tie_b = version("c-4", "A tie", 500), version("c-4", "B tie", 500)
     docs = [
         version("c-1", "v100", 100), version("c-1", "v300", 300), version("c-1", "v200", 200),
         version("c-2", "no _ts", None), version("c-2", "v50", 50),
         version("c-3", "only version, no _ts", None),
-        # A tie on _ts: either may win (documents.md), but always the same one (the smaller raw text).
-        version("c-4", "B tie", 500), version("c-4", "A tie", 500),
+        tie_b, tie_a,
     ]
+    # A tie on _ts: either may win (documents.md), but always the same one, the smaller xxhash64 of the text.
+    hashes = spark.createDataFrame([(json.dumps(tie_a),), (json.dumps(tie_b),)], "raw string")
+    hash_a, hash_b = (row[0] for row in hashes.select(F.xxhash64("raw")).collect())
+    tie_winner, tie_loser = ("A tie", "B tie") if hash_a < hash_b else ("B tie", "A tie")
     expected_once = [
         ("c-1", "v300", 300, 1), ("c-1", "v200", 200, 2), ("c-1", "v100", 100, 3),
         ("c-2", "v50", 50, 1), ("c-2", "no _ts", None, 2),
         ("c-3", "only version, no _ts", None, 1),
-        ("c-4", "A tie", 500, 1), ("c-4", "B tie", 500, 2),
+        ("c-4", tie_winner, 500, 1), ("c-4", tie_loser, 500, 2),
     ]
     # The same documents in the opposite order rank the same way.
     ranked = [
@@ -439,7 +443,8 @@ def test_every_document_read_is_accepted_quarantined_or_a_duplicate(spark):
     stored = spark.createDataFrame([("e-3", 50), ("e-6", 100)], "doc_id string, cosmos_ts long")
 
     read = bronze(spark, "playback_events", list(lines.values()), list(lines.keys()))
-    checked = read.transform(parse_documents("playback_events", AS_OF))
+    # As the pipeline persists a batch: only the quarantined documents keep their text.
+    checked = read.transform(parse_documents("playback_events", AS_OF)).transform(keep_text_of_quarantined)
     bad = quarantined(checked)
     versions = accepted(checked).transform(rank_versions)
     newest = versions.where(F.col("version_rank") == 1)

@@ -417,7 +417,7 @@ def test_quarantined_keeps_container_id_raw_text_and_every_reason(spark):
     )
     assert_df_equality(quarantined(parsed), expected, ignore_row_order=True, ignore_nullable=True)
 
-    accepted_files = accepted(parsed).select("source_file", F.col("doc.id").alias("id"), "raw")
+    accepted_files = accepted(parsed).select("source_file", F.col("doc_id").alias("id"), "raw")
     expected_accepted = spark.createDataFrame(
         [("f-good", "e-1", good)], "source_file string, id string, raw string"
     )
