@@ -133,15 +133,17 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
         replace_rows(spark, quarantined(parsed), lake.ops("quarantine"), scope)
         newest = accepted(parsed).transform(rank_versions).where(F.col("version_rank") == 1)
         silver_rows = newest.transform(to_silver_rows(container, opts.pepper))
-        before = table_version(spark, lake.silver(container)) if table_exists(spark, lake.silver(container)) else -1
+        before = None  # the silver version this run's rows come after (None: the table is rewritten)
         if opts.full_refresh:
             overwrite_table(silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
             changed = read_table(spark, lake.silver(container)).count()
         else:
-            if before >= 0:
+            before = -1
+            if table_exists(spark, lake.silver(container)):
                 enable_change_feed(spark, lake.silver(container))
+                before = table_version(spark, lake.silver(container))
             changed = upsert_newer(spark, silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
-        unknown = _unknown_content(spark, lake, before, opts.full_refresh) if container == "playback_events" else 0
+        unknown = _unknown_content(spark, lake, before) if container == "playback_events" else 0
     finally:
         parsed.unpersist()
 
@@ -165,17 +167,15 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
     return counts
 
 
-def _unknown_content(spark: SparkSession, lake: Lakehouse, before: int, full_refresh: bool) -> int:
-    """The events this run accepted (wrote to silver after version `before`) whose content is not in the
-    catalogue. Read back from silver: recomputing them would redo the batch's de-duplication."""
+def _unknown_content(spark: SparkSession, lake: Lakehouse, before: int | None) -> int:
+    """The events this run accepted (wrote to silver after version `before`; all of silver when None) whose
+    content is not in the catalogue. Read back from silver: recomputing them would redo the de-duplication."""
     path = lake.silver("playback_events")
-    if full_refresh:
-        written = read_table(spark, path)
-    else:
-        changes = read_changes(spark, path, before, change_types=("insert", "update_postimage"))
-        if changes is None:
-            return 0
-        written = changes
+    written = read_table(spark, path) if before is None else read_changes(
+        spark, path, before, change_types=("insert", "update_postimage")
+    )
+    if written is None:
+        return 0
     catalogue = read_table(spark, lake.silver("content")).select("content_id")
     return written.select("content_id").join(catalogue, on="content_id", how="left_anti").count()
 
