@@ -40,7 +40,6 @@ from dataflix_spark.sinks.delta import (
     read_table,
     replace_rows,
     table_exists,
-    table_version,
     upsert_newer,
 )
 from dataflix_spark.sources.local_json import file_key, list_container_files, read_json_lines
@@ -133,17 +132,14 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
         replace_rows(spark, quarantined(parsed), lake.ops("quarantine"), scope)
         newest = accepted(parsed).transform(rank_versions).where(F.col("version_rank") == 1)
         silver_rows = newest.transform(to_silver_rows(container, opts.pepper))
-        before = None  # the silver version this run's rows come after (None: the table is rewritten)
         if opts.full_refresh:
             overwrite_table(silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
-            changed = read_table(spark, lake.silver(container)).count()
+            changed, before = read_table(spark, lake.silver(container)).count(), None
         else:
-            before = -1
             if table_exists(spark, lake.silver(container)):
                 enable_change_feed(spark, lake.silver(container))
-                before = table_version(spark, lake.silver(container))
-            changed = upsert_newer(spark, silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
-        unknown = _unknown_content(spark, lake, before) if container == "playback_events" else 0
+            changed, before = upsert_newer(spark, silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
+        unknown = _unknown_content(spark, lake, before) if container == "playback_events" and changed else 0
     finally:
         parsed.unpersist()
 

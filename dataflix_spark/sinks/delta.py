@@ -6,6 +6,8 @@ enable deletion vectors on new tables by default.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -88,13 +90,21 @@ def table_exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
+class Upsert(NamedTuple):
+    """What `upsert_newer` did: rows inserted or updated, and the table version it merged onto."""
+
+    written: int
+    base_version: int
+
+
 def upsert_newer(
     spark: SparkSession, df: DataFrame, path: str, key: str = "doc_id", properties: dict[str, str] | None = None
-) -> int:
+) -> Upsert:
     """MERGE rows whose key is new or whose `cosmos_ts` is greater than the stored one.
 
-    `df` must hold one row per key. Returns how many rows were inserted or updated; the
-    rest were not newer than what the table holds (duplicates or older versions).
+    `df` must hold one row per key. Returns how many rows were inserted or updated (the rest were
+    not newer than what the table holds: duplicates or older versions) and the version before the
+    MERGE, so the change feed after it holds exactly this MERGE's rows.
     """
     if not table_exists(spark, path):
         append_table(df.limit(0), path, properties)
@@ -109,9 +119,9 @@ def upsert_newer(
     )
     last = table.history(1).select("version", "operationMetrics").head()
     if last["version"] == before:
-        return 0  # nothing to merge: Delta commits nothing
+        return Upsert(0, before)  # nothing to merge: Delta commits nothing
     metrics = last["operationMetrics"]
-    return int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
+    return Upsert(int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0)), before)
 
 
 def read_table(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:

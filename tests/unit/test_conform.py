@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 from dataflix_spark.bronze.ingest import to_bronze
 from dataflix_spark.schemas import SILVER_SCHEMAS
 from dataflix_spark.silver.conform import newer_than, rank_versions, to_silver_rows
-from dataflix_spark.silver.validate import keep_text_of_quarantined, accepted, parse_documents, quarantined
+from dataflix_spark.silver.validate import accepted, keep_text_of_quarantined, parse_documents, quarantined
 from tests.unit.helpers import day, ts
 
 AS_OF = dt.date(2026, 10, 31)
