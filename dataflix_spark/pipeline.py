@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, replace
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from dataflix_spark.bronze.ingest import to_bronze
@@ -197,8 +197,8 @@ def _silver_changes(spark: SparkSession, lake: Lakehouse, opts: RunOptions) -> g
         return None
     if not all(table_exists(spark, lake.gold(name)) for name in gold_build.GOLD_TABLES):
         return None
-    if not table_exists(spark, lake.work(gold_build.RANK_DAILY)):
-        return None
+    if not all(table_exists(spark, lake.work(name)) for name in gold_build.WORK_TABLES):
+        return None  # a lakehouse from before a work table existed
     current = silver_versions(spark, lake, CONTAINERS)
     if current["content"] != state.silver_versions.get("content"):
         return None  # the catalogue reaches every session (durations): rebuild

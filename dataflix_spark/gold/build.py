@@ -7,23 +7,24 @@ The incremental build recomputes, from silver and gold, exactly the rows the cha
   - the engagement sessions within the 30-minute gap of those sessions (before and after),
   - the daily aggregates of the dates those sessions and events fall on (before and after),
   - recommendation days whose lists changed or whose 24-hour conversion window meets a changed session,
-  - dim_user rows of the users touched,
+  - the touched users' latest event with a country (work table `user_event_country`),
   - the QoE-business months, 7-day windows and play days those sessions and lists reach,
-and rebuilds in full the small tables (subscriptions, kpi_monthly, dim_date; the QoE-business tables too
-when subscriptions or the as-of date changed). Every rule is pinned
+and rebuilds in full the small tables (subscriptions, dim_user, kpi_monthly, dim_date; the QoE-business
+tables too when subscriptions or the as-of date changed). Every rule is pinned
 by tests/integration/test_incremental.py: any sequence of runs gives the gold of one full run.
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dataflix_spark.config import QoeThresholds
 from dataflix_spark.gold.content import build_agg_content_daily, build_dim_content
-from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly
+from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly, latest_event_country
 from dataflix_spark.gold.engagement_sessions import ENGAGEMENT_GAP_MINUTES, build_fact_engagement_sessions
 from dataflix_spark.gold.playback_sessions import build_fact_playback_sessions
 from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily, build_agg_qoe_daily
@@ -65,9 +66,12 @@ PARTITIONS = {
     "fact_engagement_sessions": ["engagement_date"],
 }
 
-# Kept beside gold (not a contract table): conversions per day and rank, so the all-time rank table
-# is re-summed from days instead of re-joining every list ever shown.
+# Kept beside gold (not contract tables), so an incremental run reads a little instead of all history:
+# conversions per day and rank, so the all-time rank table is re-summed from days instead of re-joining
+# every list ever shown; and each user's latest event with a country, so dim_user does not read every event.
 RANK_DAILY = "recommendation_rank_daily"
+USER_EVENT_COUNTRY = "user_event_country"
+WORK_TABLES = (RANK_DAILY, USER_EVENT_COUNTRY)
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class _Gold:
         return read_table(self.spark, self.path(name), version)
 
     def path(self, name: str) -> str:
-        return self.lake.work(name) if name == RANK_DAILY else self.lake.gold(name)
+        return self.lake.work(name) if name in WORK_TABLES else self.lake.gold(name)
 
     def version(self, name: str) -> int:
         return table_version(self.spark, self.path(name))
@@ -141,7 +145,8 @@ def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Pr
 
     _publish_subscriptions(gold, as_of)
     _publish_qoe_business(gold, as_of, thresholds)
-    gold.publish("dim_user", build_dim_user(gold.table("fact_subscriptions"), events, gold.silver("recommendations"), as_of))
+    gold.publish(USER_EVENT_COUNTRY, latest_event_country(events))
+    _publish_dim_user(gold, as_of)
     _publish_calendar(gold, as_of)
 
 
@@ -150,34 +155,34 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     """Brings gold up to date with `changes` (silver content unchanged), recomputing only the rows they reach."""
     gold = _Gold(spark, lake, progress)
     events = gold.silver("playback_events")
+    # Read from the change feed once, not once by every table the changes reach.
+    changes = replace(changes, **{
+        name: df.persist(StorageLevel.MEMORY_AND_DISK)
+        for name, df in (("playback_events", changes.playback_events), ("recommendations", changes.recommendations),
+                         ("subscriptions", changes.subscriptions)) if df is not None
+    })
+    persisted: list[DataFrame] = [
+        df for df in (changes.playback_events, changes.recommendations, changes.subscriptions) if df is not None
+    ]
     changed_events = changes.playback_events
     session_days: list[dt.date] = []
-    touched_users = []
-    persisted: list[DataFrame] = []
     if changed_events is not None:
-        touched = changed_events.select("session_id").distinct()
+        touched = _measured(changed_events.select("session_id").distinct())
         before = gold.table("fact_playback_sessions", gold.version("fact_playback_sessions"))
-        old_sessions = before.join(touched, "session_id", "left_semi")
+        old_sessions = before.join(touched, "session_id", "left_semi").persist()
         # After the MERGE below these are exactly the table's rows of the touched sessions: kept for the
-        # users and engagement sessions they reach, instead of finding them in the table again.
+        # engagement sessions they reach, instead of finding them in the table again.
         fresh_sessions = build_fact_playback_sessions(
             events.join(touched, "session_id", "left_semi"), gold.table("dim_content")
         ).persist()
-        persisted.append(fresh_sessions)
+        persisted += [touched, old_sessions, fresh_sessions]
         session_days = _days(old_sessions, "session_date") + _days(fresh_sessions, "session_date")
         session_days = sorted(set(session_days))
         gold.replace_scope("fact_playback_sessions", fresh_sessions, touched, ["session_id"], days=session_days)
 
         sessions = gold.table("fact_playback_sessions")
-        users = (
-            changed_events.select("user_key")
-            .unionByName(old_sessions.select("user_key"))
-            .unionByName(fresh_sessions.select("user_key"))
-            .distinct()
-            .persist()
-        )
-        touched_users.append(users)
         _update_engagement_sessions(gold, sessions, old_sessions.unionByName(fresh_sessions))
+        _update_user_event_country(gold, events, changed_events)
         if session_days:
             on_days = sessions.where(_in("session_date", session_days))
             gold.replace_days("agg_qoe_daily", build_agg_qoe_daily(on_days), "date", session_days)
@@ -194,22 +199,19 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     if changes.recommendations is not None:
         list_days = _days(changes.recommendations, F.to_date("shown_at"))
         rec_days |= set(list_days)
-        touched_users.append(changes.recommendations.select("user_key").distinct())
     if rec_days:
         _update_recommendation_days(gold, sorted(rec_days))
 
     billing_changed = changes.subscriptions is not None or changes.as_of_changed
     if billing_changed:
         _publish_subscriptions(gold, as_of)
-    if changes.subscriptions is not None:
-        touched_users.append(changes.subscriptions.select("user_key").distinct())
-    _update_dim_user(gold, events, as_of, touched_users, everyone=changes.as_of_changed)
+    _publish_dim_user(gold, as_of)
     if billing_changed:
         _publish_qoe_business(gold, as_of, thresholds)
     else:
         _update_qoe_business(gold, as_of, thresholds, session_days, list_days)
     _publish_calendar(gold, as_of)
-    for df in touched_users + persisted:
+    for df in persisted:
         df.unpersist()
 
 
@@ -237,11 +239,19 @@ def _update_engagement_sessions(gold: _Gold, sessions: DataFrame, changed: DataF
         c.unionByName(near).groupBy("user_key").agg(F.min("lo").alias("lo"), F.max("hi").alias("hi")).persist()
     )
 
+    # Every region lies within these days: the rest of both tables is not read.
+    first, last = regions.agg(F.to_date(F.min("lo")), F.to_date(F.max("hi"))).first()
+    span = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)] if first else []
+
     def in_region(df: DataFrame, start: str) -> DataFrame:
         return df.join(F.broadcast(regions), "user_key").where(F.col(start).between(F.col("lo"), F.col("hi")))
 
-    fresh = build_fact_engagement_sessions(in_region(sessions, "session_start").drop("lo", "hi")).persist()
-    scope = in_region(stored, "engagement_start").select("engagement_session_id", "engagement_date").persist()
+    fresh = build_fact_engagement_sessions(
+        in_region(sessions.where(_in("session_date", span)), "session_start").drop("lo", "hi")
+    ).persist()
+    scope = in_region(stored.where(_in("engagement_date", span)), "engagement_start").select(
+        "engagement_session_id", "engagement_date"
+    ).persist()
     days = sorted(set(_days(scope, "engagement_date")) | set(_days(fresh, "engagement_date")))
     gold.replace_scope("fact_engagement_sessions", fresh, scope.select("engagement_session_id"),
                        ["engagement_session_id"], days=days)
@@ -266,23 +276,37 @@ def _update_recommendation_days(gold: _Gold, days: list[dt.date]) -> None:
     counts.unpersist()
 
 
-def _update_dim_user(gold: _Gold, events: DataFrame, as_of: dt.date, touched: list[DataFrame], everyone: bool) -> None:
-    subscriptions, recommendations = gold.table("fact_subscriptions"), gold.silver("recommendations")
-    if everyone:
-        gold.publish("dim_user", build_dim_user(subscriptions, events, recommendations, as_of))
-        return
-    if not touched:
-        return
-    users = touched[0]
-    for more in touched[1:]:
-        users = users.unionByName(more)
-    users = users.distinct()
+def _update_user_event_country(gold: _Gold, events: DataFrame, changed_events: DataFrame) -> None:
+    """Each touched user's latest event with a country (`latest_event_country`), without reading every event.
 
-    def of_users(df: DataFrame) -> DataFrame:
-        return df.join(F.broadcast(users), "user_key", "left_semi")
+    A user none of whose events was replaced since the last build (no `update_preimage`) only gained
+    events: their row is the latest of the stored row and the events written since. A user with a
+    replaced event may have lost their latest one, so their row is recomputed from all their events.
+    """
+    columns = ["user_key", "event_ts", "doc_id", "country"]
+    rewritten = _measured(
+        changed_events.where(F.col("_change_type").isin("update_preimage", "delete")).select("user_key").distinct()
+    )
+    # Without a preimage these rows are still in silver: a later version of one would bring its preimage.
+    added = (
+        changed_events.where(F.col("_change_type").isin("insert", "update_postimage"))
+        .join(rewritten, "user_key", "left_anti").select(*columns)
+    )
+    stored = gold.table(USER_EVENT_COUNTRY).join(added.select("user_key"), "user_key", "left_semi")
+    candidates = stored.select(*columns).unionByName(added)
+    if not rewritten.isEmpty():
+        candidates = candidates.unionByName(events.join(rewritten, "user_key", "left_semi").select(*columns))
+    scope = changed_events.select("user_key").distinct()
+    gold.replace_scope(USER_EVENT_COUNTRY, latest_event_country(candidates), scope, ["user_key"])
+    rewritten.unpersist()
 
-    fresh = build_dim_user(of_users(subscriptions), of_users(events), of_users(recommendations), as_of)
-    gold.replace_scope("dim_user", fresh, users, ["user_key"])
+
+def _publish_dim_user(gold: _Gold, as_of: dt.date) -> None:
+    """dim_user, always in full: from the small tables (subscriptions, each user's latest event country) and
+    the lists' users, it costs less than finding and merging the touched users' rows."""
+    gold.publish("dim_user", build_dim_user(
+        gold.table("fact_subscriptions"), gold.table(USER_EVENT_COUNTRY), gold.silver("recommendations"), as_of
+    ))
 
 
 def _publish_subscriptions(gold: _Gold, as_of: dt.date) -> None:
@@ -354,6 +378,14 @@ def _publish_calendar(gold: _Gold, as_of: dt.date) -> None:
         kpi.select("month"),
     ]
     gold.publish("dim_date", build_dim_date(dates, as_of))
+
+
+def _measured(keys: DataFrame) -> DataFrame:
+    """`keys` cached and counted, so the planner knows their real size: joins broadcast them when they are
+    small (a run's touched sessions or users) instead of shuffling the large side."""
+    keys = keys.persist(StorageLevel.MEMORY_AND_DISK)
+    keys.count()
+    return keys
 
 
 def _days(df: DataFrame, column: str | Column) -> list[dt.date]:

@@ -54,11 +54,27 @@ def build_kpi_monthly(
     )
 
 
-def build_dim_user(fact_subscriptions: DataFrame, events: DataFrame, recommendations: DataFrame, as_of: dt.date) -> DataFrame:
-    """One row per user seen in any container. Country: the latest subscription's, else the latest event's."""
+def latest_event_country(events: DataFrame) -> DataFrame:
+    """One row per user with events: their latest event (by timestamp, id) that has a country — its
+    `event_ts`, `doc_id` and `country`, all null when none has. Applied to its own rows plus new events,
+    it gives the same rows as over all events, so an incremental run need not read every event."""
+    has_country = F.when(F.col("country").isNotNull(), F.struct("event_ts", "doc_id"))
+    # max_by skips null orderings: only events with a country compete.
+    latest = F.max_by(F.struct("event_ts", "doc_id", "country"), has_country)
+    return events.groupBy("user_key").agg(latest.alias("latest")).select(
+        "user_key", "latest.event_ts", "latest.doc_id", "latest.country"
+    )
+
+
+def build_dim_user(
+    fact_subscriptions: DataFrame, event_countries: DataFrame, recommendations: DataFrame, as_of: dt.date
+) -> DataFrame:
+    """One row per user seen in any container. Country: the latest subscription's, else the latest event's.
+
+    `event_countries` is `latest_event_country` of the playback events: a row per user with events."""
     users = (
         fact_subscriptions.select("user_key")
-        .unionByName(events.select("user_key"))
+        .unionByName(event_countries.select("user_key"))
         .unionByName(recommendations.select("user_key"))
         .distinct()
     )
@@ -68,11 +84,7 @@ def build_dim_user(fact_subscriptions: DataFrame, events: DataFrame, recommendat
         # max_by skips null orderings: only subscriptions active on the as-of date compete.
         F.max_by("plan", F.when(active_on(F.lit(as_of)), F.col("start_date"))).alias("current_plan"),
     )
-    from_events = (
-        events.where(F.col("country").isNotNull())
-        .groupBy("user_key")
-        .agg(F.max_by("country", F.struct("event_ts", "doc_id")).alias("event_country"))
-    )
+    from_events = event_countries.select("user_key", F.col("country").alias("event_country"))
     return (
         users.join(from_subscriptions, on="user_key", how="left")
         .join(from_events, on="user_key", how="left")

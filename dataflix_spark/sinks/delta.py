@@ -30,7 +30,8 @@ CHANGE_FEED_PROPERTIES = {
     "delta.enableChangeDataFeed": "true",
 }
 
-_CHANGE_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
+# Dropped from what `read_changes` returns; `_change_type` stays.
+_COMMIT_COLUMNS = ("_commit_version", "_commit_timestamp")
 
 
 class ChangeFeedUnavailable(Exception):
@@ -146,7 +147,8 @@ def read_changes(
     spark: SparkSession, path: str, since_version: int, change_types: tuple[str, ...] | None = None
 ) -> DataFrame | None:
     """Rows written after `since_version`, old and new images alike, or only the `change_types` asked
-    (`insert`, `update_preimage`, `update_postimage`, `delete`). None when nothing was written.
+    (`insert`, `update_preimage`, `update_postimage`, `delete`), each with its `_change_type`. None when
+    nothing was written.
 
     Raises ChangeFeedUnavailable when the table's change feed does not cover those versions.
     """
@@ -162,7 +164,7 @@ def read_changes(
         raise ChangeFeedUnavailable(f"{path}: {error}") from error
     if change_types is not None:
         changes = changes.where(F.col("_change_type").isin(*change_types))
-    return changes.drop(*_CHANGE_COLUMNS)
+    return changes.drop(*_COMMIT_COLUMNS)
 
 
 def replace_scope(

@@ -9,7 +9,7 @@ from decimal import Decimal
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
-from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly
+from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly, latest_event_country
 from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly
 from dataflix_spark.schemas import GOLD_SCHEMAS, SILVER_SCHEMAS
 from tests.unit.helpers import day, subscription_fact, subset, ts
@@ -173,8 +173,63 @@ def test_dim_user_one_row_per_user_seen_anywhere(spark):
         ],
         GOLD_SCHEMAS["dim_user"],
     )
-    actual = build_dim_user(subscriptions, playback_events, recommendations, as_of)
+    actual = build_dim_user(subscriptions, latest_event_country(playback_events), recommendations, as_of)
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+LATEST = T.StructType([
+    T.StructField("user_key", T.StringType()), T.StructField("event_ts", T.TimestampType()),
+    T.StructField("doc_id", T.StringType()), T.StructField("country", T.StringType()),
+])
+
+
+def test_latest_event_country_skips_events_without_one_and_breaks_ties_by_id(spark):
+    playback_events = events(
+        spark,
+        [
+            ("e1", "u1", "A", "start", "2027-02-01T10:00:00", "CA"),
+            ("e2", "u1", "A", "play", "2027-02-01T10:00:05", None),  # later, but no country
+            ("e3", "u2", "B", "start", "2027-02-01T10:00:00", "DE"),
+            ("e4", "u2", "B", "play", "2027-02-01T10:00:00", "AT"),  # same time: the greater id wins
+            ("e5", "u3", "C", "start", "2027-02-01T10:00:00", None),  # never a country: still a row
+        ],
+    )
+    expected = spark.createDataFrame(
+        [
+            ("u1", ts("2027-02-01T10:00:00"), "e1", "CA"),
+            ("u2", ts("2027-02-01T10:00:00"), "e4", "AT"),
+            ("u3", None, None, None),
+        ],
+        LATEST,
+    )
+    actual = latest_event_country(playback_events)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_latest_event_country_of_its_own_rows_and_new_events_equals_that_of_all_events(spark):
+    """What an incremental run relies on: the stored rows stand for every event already seen."""
+    old = events(
+        spark,
+        [
+            ("e1", "u1", "A", "start", "2027-02-01T10:00:00", "CA"),
+            ("e2", "u2", "B", "start", "2027-02-01T10:00:00", None),
+            ("e3", "u3", "C", "start", "2027-02-03T10:00:00", "FR"),
+        ],
+    )
+    new = events(
+        spark,
+        [
+            ("e4", "u1", "D", "start", "2027-02-02T10:00:00", "US"),  # newer: replaces CA
+            ("e5", "u2", "E", "start", "2027-02-02T10:00:00", "GB"),  # the first with a country
+            ("e6", "u3", "F", "start", "2027-02-01T10:00:00", "ES"),  # late but older: FR stays
+            ("e7", "u4", "G", "start", "2027-02-01T10:00:00", None),  # a new user without one
+        ],
+    )
+    columns = ["user_key", "event_ts", "doc_id", "country"]
+    stepwise = latest_event_country(latest_event_country(old).unionByName(new.select(*columns)))
+    at_once = latest_event_country(old.unionByName(new))
+    assert_df_equality(stepwise, at_once, ignore_row_order=True, ignore_nullable=True)
+    assert {r["user_key"]: r["country"] for r in stepwise.collect()} == {"u1": "US", "u2": "GB", "u3": "FR", "u4": None}
 
 
 # --- dim_date --------------------------------------------------------------------------------------
