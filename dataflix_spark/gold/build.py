@@ -362,13 +362,13 @@ def _update_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds,
 def _publish_calendar(gold: _Gold, as_of: dt.date) -> None:
     """kpi_monthly and dim_date, always in full: both are a row per month or day."""
     subscriptions, sessions = gold.table("fact_subscriptions"), gold.table("fact_playback_sessions")
-    events = gold.silver("playback_events")
     kpi = gold.publish("kpi_monthly", build_kpi_monthly(
-        subscriptions, gold.table("agg_subscriptions_monthly"), sessions, events, gold.table("dim_content"), as_of
+        subscriptions, gold.table("agg_subscriptions_monthly"), sessions, gold.table("agg_buffering_daily"),
+        gold.table("agg_errors_daily"), gold.table("dim_content"), as_of
     ))
     dates = [
-        sessions.select("session_date"),
-        gold.table("fact_engagement_sessions").select("engagement_date"),
+        # The session dates, read from their daily aggregate; an engagement session starts with a player session.
+        gold.table("agg_qoe_daily").select("date"),
         gold.table("agg_buffering_daily").select("date"),
         gold.table("agg_errors_daily").select("date"),
         subscriptions.select("start_date"),

@@ -15,17 +15,26 @@ def _count_by_month(df: DataFrame, day: Column, name: str) -> DataFrame:
     return df.groupBy(month_of(day).alias("month")).agg(F.count(F.lit(1)).alias(name))
 
 
+def _sum_by_month(daily: DataFrame, column: str, name: str) -> DataFrame:
+    return daily.groupBy(month_of(F.col("date")).alias("month")).agg(F.sum(column).cast("long").alias(name))
+
+
 def build_kpi_monthly(
     fact_subscriptions: DataFrame,
     subscriptions_monthly: DataFrame,
     playback_sessions: DataFrame,
-    events: DataFrame,
+    buffering_daily: DataFrame,
+    errors_daily: DataFrame,
     dim_content: DataFrame,
     as_of: dt.date,
 ) -> DataFrame:
-    """One row per month from the earliest subscription start or playback event to the as-of month."""
+    """One row per month from the earliest subscription start or playback event to the as-of month.
+
+    Event counts are sums of `agg_buffering_daily` and `agg_errors_daily` (every buffer and error event, by
+    event date), not a pass over the events. Every event has a session that starts no later than it, so the
+    earliest session start is the earliest event."""
     first_months = fact_subscriptions.select(month_of(F.col("start_date")).alias("month")).unionByName(
-        events.select(month_of(F.col("event_date")).alias("month"))
+        playback_sessions.select(month_of(F.col("session_start")).alias("month"))
     )
     by_plan = subscriptions_monthly.groupBy("month").agg(
         F.sum("revenue").cast(MONEY_SUM).alias("revenue"),
@@ -41,8 +50,8 @@ def build_kpi_monthly(
         by_plan,
         subscribers,
         _count_by_month(playback_sessions, F.col("session_start"), "player_sessions"),
-        _count_by_month(events.where(F.col("event_type") == "buffer"), F.col("event_date"), "buffer_events"),
-        _count_by_month(events.where(F.col("event_type") == "error"), F.col("event_date"), "playback_errors"),
+        _sum_by_month(buffering_daily, "buffer_events", "buffer_events"),
+        _sum_by_month(errors_daily, "error_events", "playback_errors"),
     ]
     table = reduce(lambda left, m: left.join(m, on="month", how="left"), measures, month_grid(first_months, as_of))
     content_count = dim_content.agg(F.count(F.lit(1)).alias("content_count"))

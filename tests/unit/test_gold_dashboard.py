@@ -1,6 +1,6 @@
 """Dashboard tables (metrics.md, "Dashboard"): `kpi_monthly`, `dim_user`, `dim_date`. Expected rows are
 worked out by hand from the contract; `kpi_monthly` is built as `gold.build` builds it, from
-`fact_subscriptions` and `agg_subscriptions_monthly`."""
+`fact_subscriptions`, `agg_subscriptions_monthly` and the daily buffering and error aggregates."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import types as T
 
 from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly, latest_event_country
+from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily
 from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly
 from dataflix_spark.schemas import GOLD_SCHEMAS, SILVER_SCHEMAS
 from tests.unit.helpers import day, subscription_fact, subset, ts
@@ -55,7 +56,8 @@ def kpi(spark, rows):
 
 def build_kpi(fact_subscriptions, playback_sessions, playback_events, dim_content, as_of):
     monthly = build_agg_subscriptions_monthly(fact_subscriptions, as_of)
-    return build_kpi_monthly(fact_subscriptions, monthly, playback_sessions, playback_events, dim_content, as_of)
+    buffering, errors = build_agg_buffering_daily(playback_events), build_agg_errors_daily(playback_events)
+    return build_kpi_monthly(fact_subscriptions, monthly, playback_sessions, buffering, errors, dim_content, as_of)
 
 
 # --- kpi_monthly -----------------------------------------------------------------------------------
