@@ -46,6 +46,10 @@ from dataflix_spark.sources.local_json import file_key, list_container_files, re
 
 log = logging.getLogger("dataflix")
 
+# Silver events by day: an incremental run reads only the days a change reaches (a late event's session,
+# the days of the daily aggregates), not all history.
+SILVER_PARTITIONS = {"playback_events": ["event_date"]}
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -133,12 +137,14 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
         newest = accepted(parsed).transform(rank_versions).where(F.col("version_rank") == 1)
         silver_rows = newest.transform(to_silver_rows(container, opts.pepper))
         if opts.full_refresh:
-            overwrite_table(silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
+            overwrite_table(silver_rows, lake.silver(container), SILVER_PARTITIONS.get(container),
+                            properties=CHANGE_FEED_PROPERTIES)
             changed, before = read_table(spark, lake.silver(container)).count(), None
         else:
             if table_exists(spark, lake.silver(container)):
                 enable_change_feed(spark, lake.silver(container))
-            changed, before = upsert_newer(spark, silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES)
+            changed, before = upsert_newer(spark, silver_rows, lake.silver(container), properties=CHANGE_FEED_PROPERTIES,
+                                           partition_by=SILVER_PARTITIONS.get(container))
         unknown = _unknown_content(spark, lake, before) if container == "playback_events" and changed else 0
     finally:
         parsed.unpersist()

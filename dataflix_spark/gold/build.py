@@ -170,10 +170,15 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
         touched = _measured(changed_events.select("session_id").distinct())
         before = gold.table("fact_playback_sessions", gold.version("fact_playback_sessions"))
         old_sessions = before.join(touched, "session_id", "left_semi").persist()
+        # A touched session's events were written since (their days are in the change feed) or were there at the
+        # last build, between its stored start and end: only those days of silver are read.
+        event_days = _days(changed_events, "event_date")
+        read_days = sorted(set(event_days) | set(_session_spans(old_sessions)))
         # After the MERGE below these are exactly the table's rows of the touched sessions: kept for the
         # engagement sessions they reach, instead of finding them in the table again.
         fresh_sessions = build_fact_playback_sessions(
-            events.join(touched, "session_id", "left_semi"), gold.table("dim_content")
+            events.where(_in("event_date", read_days)).join(touched, "session_id", "left_semi"),
+            gold.table("dim_content"),
         ).persist()
         persisted += [touched, old_sessions, fresh_sessions]
         session_days = _days(old_sessions, "session_date") + _days(fresh_sessions, "session_date")
@@ -187,7 +192,6 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
             on_days = sessions.where(_in("session_date", session_days))
             gold.replace_days("agg_qoe_daily", build_agg_qoe_daily(on_days), "date", session_days)
             gold.replace_days("agg_content_daily", build_agg_content_daily(on_days), "date", session_days)
-        event_days = _days(changed_events, "event_date")
         if event_days:
             on_days = events.where(_in("event_date", event_days))
             gold.replace_days("agg_buffering_daily", build_agg_buffering_daily(on_days), "date", event_days)
@@ -386,6 +390,12 @@ def _measured(keys: DataFrame) -> DataFrame:
     keys = keys.persist(StorageLevel.MEMORY_AND_DISK)
     keys.count()
     return keys
+
+
+def _session_spans(sessions: DataFrame) -> list[dt.date]:
+    """Every day from a session's start to its end, over `sessions` (distinct, so small enough to collect)."""
+    span = F.sequence(F.to_date("session_start"), F.to_date("session_end"), F.expr("INTERVAL 1 DAY"))
+    return _days(sessions.select(F.explode(span).alias("day")), "day")
 
 
 def _days(df: DataFrame, column: str | Column) -> list[dt.date]:

@@ -74,9 +74,15 @@ def compact(spark: SparkSession, path: str, where: str | None = None) -> None:
     optimizer.executeCompaction()
 
 
-def append_table(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:
+def append_table(
+    df: DataFrame, path: str, properties: dict[str, str] | None = None, partition_by: list[str] | None = None
+) -> None:
+    """Appends `df`; `partition_by` applies when this creates the table."""
     assert_portable_schema(df)
-    _writer(df, "append", properties).save(path)
+    writer = _writer(df, "append", properties)
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(path)
 
 
 def replace_rows(spark: SparkSession, df: DataFrame, path: str, condition: str) -> None:
@@ -99,16 +105,18 @@ class Upsert(NamedTuple):
 
 
 def upsert_newer(
-    spark: SparkSession, df: DataFrame, path: str, key: str = "doc_id", properties: dict[str, str] | None = None
+    spark: SparkSession, df: DataFrame, path: str, key: str = "doc_id", properties: dict[str, str] | None = None,
+    partition_by: list[str] | None = None,
 ) -> Upsert:
     """MERGE rows whose key is new or whose `cosmos_ts` is greater than the stored one.
 
     `df` must hold one row per key. Returns how many rows were inserted or updated (the rest were
     not newer than what the table holds: duplicates or older versions) and the version before the
-    MERGE, so the change feed after it holds exactly this MERGE's rows.
+    MERGE, so the change feed after it holds exactly this MERGE's rows. `partition_by` applies when
+    this creates the table.
     """
     if not table_exists(spark, path):
-        append_table(df.limit(0), path, properties)
+        append_table(df.limit(0), path, properties, partition_by)
     table = DeltaTable.forPath(spark, path)
     before = table.history(1).select("version").head()[0]
     (

@@ -98,22 +98,28 @@ def _bridging_documents(folder: Path) -> None:
 def _revised_documents(folder: Path) -> None:
     """Events rewritten in a later batch (a newer `_ts`), added to the bridging files (first and third run):
     - u-revised's latest event with a country (DE) loses its country: FR, an older event's, would be next;
-    - u-lone's only event moves to u-revised: u-lone is no longer seen, and its SE becomes u-revised's latest."""
-    def event(doc_id: str, user: str, session: str, ts: str, country: str | None, version: int) -> dict:
+    - u-lone's only event moves to u-revised: u-lone is no longer seen, and its SE becomes u-revised's latest;
+    - session s-r5, published on Oct 20 (a day no other document has), gets a late event on Oct 31 in the
+      second run (zz-late.jsonl): its Oct 20 events must be read again to rebuild it."""
+    def event(doc_id: str, user: str, session: str, ts: str, country: str | None, version: int,
+              event_type: str = "start") -> dict:
         doc = {"id": doc_id, "userId": user, "sessionId": session, "contentId": "c-00001", "deviceType": "web",
-               "eventType": "start", "timestamp": ts, "positionSec": 0, "_ts": 1793400000 + version}
+               "eventType": event_type, "timestamp": ts, "positionSec": 0, "_ts": 1793400000 + version}
         return {**doc, "country": country} if country else doc
 
     first = [
         event("r-1", "u-revised", "s-r1", "2026-10-29T10:00:00.000Z", "FR", 0),
         event("r-2", "u-revised", "s-r2", "2026-10-30T10:00:00.000Z", "DE", 0),
         event("r-3", "u-lone", "s-r3", "2026-10-29T12:00:00.000Z", "SE", 0),
+        event("r-5", "u-revised", "s-r5", "2026-10-20T10:00:00.000Z", None, 0),
+        event("r-6", "u-revised", "s-r5", "2026-10-20T10:00:02.000Z", None, 0, "play"),
     ]
     later = [
         event("r-2", "u-revised", "s-r2", "2026-10-30T10:00:00.000Z", None, 100),
         event("r-3", "u-revised", "s-r3", "2026-10-29T12:00:00.000Z", "SE", 100),
     ]
-    for name, docs in (("aa-bridge.jsonl", first), ("zz-bridge.jsonl", later)):
+    late = [event("r-7", "u-revised", "s-r5", "2026-10-31T09:00:00.000Z", None, 0, "stop")]
+    for name, docs in (("aa-bridge.jsonl", first), ("zz-late.jsonl", late), ("zz-bridge.jsonl", later)):
         with (folder / "playback_events" / name).open("a") as f:
             f.writelines(json.dumps(d) + "\n" for d in docs)
 
@@ -189,6 +195,14 @@ def test_rewritten_events_move_a_users_country_and_remove_a_user(spark, full_and
     assert key("u-lone") not in users
 
 
+def test_a_late_event_rebuilds_its_session_from_days_the_run_did_not_touch(spark, full_and_incremental):
+    session = _gold(spark, full_and_incremental[0] / "incremental", "fact_playback_sessions").where(
+        "session_id = 's-r5'").head()
+    assert (str(session["session_start"]), str(session["session_end"])) == (
+        "2026-10-20 10:00:00", "2026-10-31 09:00:00")
+    assert session["startup_time_ms"] == 2000 and session["ended_by"] == "stop"
+
+
 def test_later_runs_read_only_new_files(full_and_incremental, generated):
     _, first, second, third, _ = full_and_incremental
     billing, later = {c.container: c for c in second[:4]}, {c.container: c for c in second[4:]}
@@ -243,6 +257,12 @@ def test_late_session_bridges_two_engagement_sessions(spark, full_and_incrementa
     assert [r["player_sessions"] for r in bridged] == [4]  # A, D, B, C in one engagement session
     moved = sessions.where("session_id = 's-d'").head()
     assert str(moved["session_date"]) == "2026-10-29"
+
+
+def test_silver_events_are_partitioned_by_day(full_and_incremental):
+    """So that an incremental run reads only the days a change reaches (gold.build `_session_spans`)."""
+    silver = DeltaTable(str(full_and_incremental[0] / "incremental" / "silver" / "playback_events"))
+    assert silver.metadata().partition_columns == ["event_date"]
 
 
 def test_unknown_fields_stay_in_bronze(spark, full_and_incremental):
