@@ -156,14 +156,10 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     gold = _Gold(spark, lake, progress)
     events = gold.silver("playback_events")
     # Read from the change feed once, not once by every table the changes reach.
-    changes = replace(changes, **{
-        name: df.persist(StorageLevel.MEMORY_AND_DISK)
-        for name, df in (("playback_events", changes.playback_events), ("recommendations", changes.recommendations),
-                         ("subscriptions", changes.subscriptions)) if df is not None
-    })
-    persisted: list[DataFrame] = [
-        df for df in (changes.playback_events, changes.recommendations, changes.subscriptions) if df is not None
-    ]
+    feeds = {name: getattr(changes, name) for name in ("playback_events", "recommendations", "subscriptions")}
+    feeds = {name: df.persist(StorageLevel.MEMORY_AND_DISK) for name, df in feeds.items() if df is not None}
+    changes = replace(changes, **feeds)
+    persisted: list[DataFrame] = list(feeds.values())
     changed_events = changes.playback_events
     session_days: list[dt.date] = []
     if changed_events is not None:
