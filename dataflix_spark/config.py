@@ -58,8 +58,10 @@ class Settings:
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        if isinstance(value, dict):
+            # Unset flags (None) inside a block leave the defaults, with or without that block in the file.
+            below = merged.get(key)
+            merged[key] = _merge(below if isinstance(below, dict) else {}, value)
         elif value is not None:
             merged[key] = value
     return merged
