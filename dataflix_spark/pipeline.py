@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import uuid
 from dataclasses import dataclass, replace
+from functools import partial
 
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
@@ -24,6 +26,7 @@ from dataflix_spark.config import QoeThresholds
 from dataflix_spark.gold import build as gold_build
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.ops.accounting import ContainerCounts, format_summary, run_log_rows
+from dataflix_spark.ops.concurrent import run_concurrently
 from dataflix_spark.ops.gold_state import last_gold_state, record_gold_state, silver_versions
 from dataflix_spark.ops.lock import gold_build_interrupted, gold_build_marker, run_lock
 from dataflix_spark.ops.progress import Progress
@@ -49,6 +52,10 @@ log = logging.getLogger("dataflix")
 # Silver events by day: an incremental run reads only the days a change reaches (a late event's session,
 # the days of the daily aggregates), not all history.
 SILVER_PARTITIONS = {"playback_events": ["event_date"]}
+
+# Containers are ingested at once but share the quarantine table: two replaceWhere commits on it at the same
+# time would conflict (Delta's optimistic concurrency), so they take turns.
+_QUARANTINE_WRITES = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,8 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
             F.count(F.lit(1)).alias("read"), F.count(F.when(F.size("reasons") > 0, True)).alias("quarantined")
         ).head()
         # Replaced, not appended, so that re-processing a killed run's rows never doubles them.
-        replace_rows(spark, quarantined(parsed), lake.ops("quarantine"), scope)
+        with _QUARANTINE_WRITES:
+            replace_rows(spark, quarantined(parsed), lake.ops("quarantine"), scope)
         newest = accepted(parsed).transform(rank_versions).where(F.col("version_rank") == 1)
         silver_rows = newest.transform(to_silver_rows(container, opts.pepper))
         if opts.full_refresh:
@@ -230,7 +238,11 @@ def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
         mode = "full refresh" if opts.full_refresh else "incremental"
         log.info("run %s (%s): input %s, lakehouse %s, as-of %s", opts.run_id, mode, opts.input_dir,
                  opts.lakehouse, opts.as_of)
-        counts = [ingest_container(spark, opts, container, progress) for container in CONTAINERS]
+        # The catalogue (first of CONTAINERS) before the others, which are ingested at once: the events'
+        # unknown-content count reads it.
+        catalogue, *others = CONTAINERS
+        counts = [ingest_container(spark, opts, catalogue, progress)]
+        counts += run_concurrently(spark, *(partial(ingest_container, spark, opts, c, progress) for c in others))
         if _gold_is_current(spark, lake, opts, counts):
             progress.stage("gold is current: no new documents and the same as-of date as the last run")
             append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))

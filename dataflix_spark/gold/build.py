@@ -16,7 +16,8 @@ by tests/integration/test_incremental.py: any sequence of runs gives the gold of
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -40,6 +41,7 @@ from dataflix_spark.gold.recommendations import (
 )
 from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly, build_fact_subscriptions
 from dataflix_spark.lakehouse import Lakehouse
+from dataflix_spark.ops.concurrent import in_order, run_concurrently
 from dataflix_spark.ops.progress import Progress
 from dataflix_spark.sinks.delta import (
     compact,
@@ -126,33 +128,41 @@ class _Gold:
 
 def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Progress,
               thresholds: QoeThresholds = QoeThresholds()) -> None:
-    """Silver → every gold table of metrics.md (overwritten in full)."""
+    """Silver → every gold table of metrics.md (overwritten in full). Tables that do not read each other
+    are written at once (`run_concurrently`), in three waves: what silver alone gives, what the sessions
+    give, then the calendar tables that read the others."""
     gold = _Gold(spark, lake, progress)
     events = gold.silver("playback_events")
-    dim_content = gold.publish("dim_content", build_dim_content(gold.silver("content")))
-    sessions = gold.publish("fact_playback_sessions", build_fact_playback_sessions(events, dim_content))
-    gold.publish("fact_engagement_sessions", build_fact_engagement_sessions(sessions))
-    gold.publish("agg_qoe_daily", build_agg_qoe_daily(sessions))
-    gold.publish("agg_buffering_daily", build_agg_buffering_daily(events))
-    gold.publish("agg_errors_daily", build_agg_errors_daily(events))
-    gold.publish("agg_content_daily", build_agg_content_daily(sessions))
 
-    counts = _conversion_counts(gold.silver("recommendations"), sessions)
-    gold.publish("agg_recommendations_daily", recommendations_daily_from_counts(counts))
-    rank_daily = gold.publish(RANK_DAILY, rank_daily_from_counts(counts))
-    gold.publish("agg_recommendation_rank", rollup_recommendation_rank(rank_daily))
-    counts.unpersist()
+    def sessions() -> None:
+        dim_content = gold.publish("dim_content", build_dim_content(gold.silver("content")))
+        gold.publish("fact_playback_sessions", build_fact_playback_sessions(events, dim_content))
 
-    _publish_subscriptions(gold, as_of)
-    _publish_qoe_business(gold, as_of, thresholds)
-    gold.publish(USER_EVENT_COUNTRY, latest_event_country(events))
-    _publish_dim_user(gold, as_of)
+    run_concurrently(
+        spark,
+        sessions,
+        in_order(partial(gold.publish, "agg_buffering_daily", build_agg_buffering_daily(events)),
+                 partial(gold.publish, "agg_errors_daily", build_agg_errors_daily(events))),
+        partial(gold.publish, USER_EVENT_COUNTRY, latest_event_country(events)),
+        partial(_publish_subscriptions, gold, as_of),
+    )
+    stored = gold.table("fact_playback_sessions")
+    run_concurrently(
+        spark,
+        partial(gold.publish, "fact_engagement_sessions", build_fact_engagement_sessions(stored)),
+        in_order(partial(gold.publish, "agg_qoe_daily", build_agg_qoe_daily(stored)),
+                 partial(gold.publish, "agg_content_daily", build_agg_content_daily(stored))),
+        partial(_publish_recommendations, gold, stored),
+        partial(_publish_qoe_business, gold, as_of, thresholds),
+        partial(_publish_dim_user, gold, as_of),
+    )
     _publish_calendar(gold, as_of)
 
 
 def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes: SilverChanges,
                   progress: Progress, thresholds: QoeThresholds = QoeThresholds()) -> None:
-    """Brings gold up to date with `changes` (silver content unchanged), recomputing only the rows they reach."""
+    """Brings gold up to date with `changes` (silver content unchanged), recomputing only the rows they reach.
+    Like `build_all`, in waves of tables written at once."""
     gold = _Gold(spark, lake, progress)
     events = gold.silver("playback_events")
     # Read from the change feed once, not once by every table the changes reach.
@@ -161,58 +171,81 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     changes = replace(changes, **feeds)
     persisted: list[DataFrame] = list(feeds.values())
     changed_events = changes.playback_events
-    session_days: list[dt.date] = []
-    if changed_events is not None:
-        touched = _measured(changed_events.select("session_id").distinct())
-        before = gold.table("fact_playback_sessions", gold.version("fact_playback_sessions"))
-        old_sessions = before.join(touched, "session_id", "left_semi").persist()
-        # A touched session's events were written since (their days are in the change feed) or were there at the
-        # last build, between its stored start and end: only those days of silver are read.
-        event_days = _days(changed_events, "event_date")
-        read_days = sorted(set(event_days) | set(_session_spans(old_sessions)))
-        # After the MERGE below these are exactly the table's rows of the touched sessions: kept for the
-        # engagement sessions they reach, instead of finding them in the table again.
-        fresh_sessions = build_fact_playback_sessions(
-            events.where(_in("event_date", read_days)).join(touched, "session_id", "left_semi"),
-            gold.table("dim_content"),
-        ).persist()
-        persisted += [touched, old_sessions, fresh_sessions]
-        session_days = _days(old_sessions, "session_date") + _days(fresh_sessions, "session_date")
-        session_days = sorted(set(session_days))
-        gold.replace_scope("fact_playback_sessions", fresh_sessions, touched, ["session_id"], days=session_days)
+    event_days = _days(changed_events, "event_date") if changed_events is not None else []
+    list_days = _days(changes.recommendations, F.to_date("shown_at")) if changes.recommendations is not None else []
+    billing_changed = changes.subscriptions is not None or changes.as_of_changed
 
-        sessions = gold.table("fact_playback_sessions")
-        _update_engagement_sessions(gold, sessions, old_sessions.unionByName(fresh_sessions))
-        _update_user_event_country(gold, events, changed_events)
-        if session_days:
-            on_days = sessions.where(_in("session_date", session_days))
-            gold.replace_days("agg_qoe_daily", build_agg_qoe_daily(on_days), "date", session_days)
-            gold.replace_days("agg_content_daily", build_agg_content_daily(on_days), "date", session_days)
-        if event_days:
-            on_days = events.where(_in("event_date", event_days))
-            gold.replace_days("agg_buffering_daily", build_agg_buffering_daily(on_days), "date", event_days)
-            gold.replace_days("agg_errors_daily", build_agg_errors_daily(on_days), "date", event_days)
+    def event_tables() -> None:
+        on_days = events.where(_in("event_date", event_days))
+        gold.replace_days("agg_buffering_daily", build_agg_buffering_daily(on_days), "date", event_days)
+        gold.replace_days("agg_errors_daily", build_agg_errors_daily(on_days), "date", event_days)
+
+    first_wave = [partial(_publish_subscriptions, gold, as_of)] if billing_changed else []
+    if changed_events is not None:
+        first_wave.append(partial(_update_user_event_country, gold, events, changed_events))
+    if event_days:
+        first_wave.append(event_tables)
+    session_update, *_ = run_concurrently(
+        spark, partial(_update_playback_sessions, gold, events, changed_events, event_days), *first_wave
+    )
+    persisted += session_update.persisted
+    session_days = session_update.days
+
+    sessions = gold.table("fact_playback_sessions")
+
+    def session_tables() -> None:
+        on_days = sessions.where(_in("session_date", session_days))
+        gold.replace_days("agg_qoe_daily", build_agg_qoe_daily(on_days), "date", session_days)
+        gold.replace_days("agg_content_daily", build_agg_content_daily(on_days), "date", session_days)
 
     # A list converts on sessions starting up to 24 h after it: a session on day d reaches lists of d and d - 1.
-    rec_days = set(session_days) | {d - dt.timedelta(days=1) for d in session_days}
-    list_days: list[dt.date] = []
-    if changes.recommendations is not None:
-        list_days = _days(changes.recommendations, F.to_date("shown_at"))
-        rec_days |= set(list_days)
+    rec_days = set(session_days) | {d - dt.timedelta(days=1) for d in session_days} | set(list_days)
+    second_wave = [partial(_publish_dim_user, gold, as_of)]
+    if session_update.changed is not None:
+        second_wave.append(partial(_update_engagement_sessions, gold, sessions, session_update.changed))
+    if session_days:
+        second_wave.append(session_tables)
     if rec_days:
-        _update_recommendation_days(gold, sorted(rec_days))
-
-    billing_changed = changes.subscriptions is not None or changes.as_of_changed
+        second_wave.append(partial(_update_recommendation_days, gold, sorted(rec_days)))
     if billing_changed:
-        _publish_subscriptions(gold, as_of)
-    _publish_dim_user(gold, as_of)
-    if billing_changed:
-        _publish_qoe_business(gold, as_of, thresholds)
+        second_wave.append(partial(_publish_qoe_business, gold, as_of, thresholds))
     else:
-        _update_qoe_business(gold, as_of, thresholds, session_days, list_days)
+        second_wave.append(partial(_update_qoe_business, gold, as_of, thresholds, session_days, list_days))
+    run_concurrently(spark, *second_wave)
     _publish_calendar(gold, as_of)
     for df in persisted:
         df.unpersist()
+
+
+@dataclass(frozen=True)
+class _SessionUpdate:
+    """What `_update_playback_sessions` hands to the tables after it."""
+
+    days: list[dt.date] = field(default_factory=list)  # session dates of the touched sessions, before and after
+    changed: DataFrame | None = None  # their rows before the update, and after
+    persisted: list[DataFrame] = field(default_factory=list)
+
+
+def _update_playback_sessions(gold: _Gold, events: DataFrame, changed_events: DataFrame | None,
+                              event_days: list[dt.date]) -> _SessionUpdate:
+    """Rebuilds the player sessions with a changed event."""
+    if changed_events is None:
+        return _SessionUpdate()
+    touched = _measured(changed_events.select("session_id").distinct())
+    before = gold.table("fact_playback_sessions", gold.version("fact_playback_sessions"))
+    old_sessions = before.join(touched, "session_id", "left_semi").persist()
+    # A touched session's events were written since (their days are in the change feed) or were there at the
+    # last build, between its stored start and end: only those days of silver are read.
+    read_days = sorted(set(event_days) | set(_session_spans(old_sessions)))
+    # After the MERGE below these are exactly the table's rows of the touched sessions: kept for the
+    # engagement sessions they reach, instead of finding them in the table again.
+    fresh_sessions = build_fact_playback_sessions(
+        events.where(_in("event_date", read_days)).join(touched, "session_id", "left_semi"),
+        gold.table("dim_content"),
+    ).persist()
+    days = sorted(set(_days(old_sessions, "session_date")) | set(_days(fresh_sessions, "session_date")))
+    gold.replace_scope("fact_playback_sessions", fresh_sessions, touched, ["session_id"], days=days)
+    return _SessionUpdate(days, old_sessions.unionByName(fresh_sessions), [touched, old_sessions, fresh_sessions])
 
 
 def _update_engagement_sessions(gold: _Gold, sessions: DataFrame, changed: DataFrame) -> None:
@@ -263,6 +296,14 @@ def _conversion_counts(lists: DataFrame, sessions: DataFrame) -> DataFrame:
     """Impressions and conversions per (day, algorithm, surface, rank), persisted: both recommendation
     tables are sums of these few rows, so the list × session join runs once."""
     return explode_impressions(lists).transform(with_conversion(sessions)).transform(conversion_counts).persist()
+
+
+def _publish_recommendations(gold: _Gold, sessions: DataFrame) -> None:
+    counts = _conversion_counts(gold.silver("recommendations"), sessions)
+    gold.publish("agg_recommendations_daily", recommendations_daily_from_counts(counts))
+    rank_daily = gold.publish(RANK_DAILY, rank_daily_from_counts(counts))
+    gold.publish("agg_recommendation_rank", rollup_recommendation_rank(rank_daily))
+    counts.unpersist()
 
 
 def _update_recommendation_days(gold: _Gold, days: list[dt.date]) -> None:
@@ -361,14 +402,14 @@ def _update_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds,
 
 def _publish_calendar(gold: _Gold, as_of: dt.date) -> None:
     """kpi_monthly and dim_date, always in full: both are a row per month or day."""
-    subscriptions, sessions = gold.table("fact_subscriptions"), gold.table("fact_playback_sessions")
+    subscriptions, qoe_daily = gold.table("fact_subscriptions"), gold.table("agg_qoe_daily")
     kpi = gold.publish("kpi_monthly", build_kpi_monthly(
-        subscriptions, gold.table("agg_subscriptions_monthly"), sessions, gold.table("agg_buffering_daily"),
+        subscriptions, gold.table("agg_subscriptions_monthly"), qoe_daily, gold.table("agg_buffering_daily"),
         gold.table("agg_errors_daily"), gold.table("dim_content"), as_of
     ))
     dates = [
         # The session dates, read from their daily aggregate; an engagement session starts with a player session.
-        gold.table("agg_qoe_daily").select("date"),
+        qoe_daily.select("date"),
         gold.table("agg_buffering_daily").select("date"),
         gold.table("agg_errors_daily").select("date"),
         subscriptions.select("start_date"),

@@ -4,15 +4,11 @@ from __future__ import annotations
 import datetime as dt
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from dataflix_spark.gold.subscriptions import active_on, month_grid, month_of, subscription_months
 from dataflix_spark.schemas import GOLD_SCHEMAS, MONEY_SUM, conform_to
-
-
-def _count_by_month(df: DataFrame, day: Column, name: str) -> DataFrame:
-    return df.groupBy(month_of(day).alias("month")).agg(F.count(F.lit(1)).alias(name))
 
 
 def _sum_by_month(daily: DataFrame, column: str, name: str) -> DataFrame:
@@ -22,7 +18,7 @@ def _sum_by_month(daily: DataFrame, column: str, name: str) -> DataFrame:
 def build_kpi_monthly(
     fact_subscriptions: DataFrame,
     subscriptions_monthly: DataFrame,
-    playback_sessions: DataFrame,
+    qoe_daily: DataFrame,
     buffering_daily: DataFrame,
     errors_daily: DataFrame,
     dim_content: DataFrame,
@@ -30,11 +26,12 @@ def build_kpi_monthly(
 ) -> DataFrame:
     """One row per month from the earliest subscription start or playback event to the as-of month.
 
-    Event counts are sums of `agg_buffering_daily` and `agg_errors_daily` (every buffer and error event, by
-    event date), not a pass over the events. Every event has a session that starts no later than it, so the
-    earliest session start is the earliest event."""
+    Counts are sums of the daily aggregates, not passes over sessions and events: player sessions of
+    `agg_qoe_daily` (by session date, the date of `session_start`), buffer and error events of
+    `agg_buffering_daily` and `agg_errors_daily` (by event date). Every event has a session that starts
+    no later than it, so the earliest session date is the earliest event's."""
     first_months = fact_subscriptions.select(month_of(F.col("start_date")).alias("month")).unionByName(
-        playback_sessions.select(month_of(F.col("session_start")).alias("month"))
+        qoe_daily.select(month_of(F.col("date")).alias("month"))
     )
     by_plan = subscriptions_monthly.groupBy("month").agg(
         F.sum("revenue").cast(MONEY_SUM).alias("revenue"),
@@ -49,7 +46,7 @@ def build_kpi_monthly(
     measures = [
         by_plan,
         subscribers,
-        _count_by_month(playback_sessions, F.col("session_start"), "player_sessions"),
+        _sum_by_month(qoe_daily, "sessions", "player_sessions"),
         _sum_by_month(buffering_daily, "buffer_events", "buffer_events"),
         _sum_by_month(errors_daily, "error_events", "playback_errors"),
     ]

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly, latest_event_country
@@ -55,9 +56,12 @@ def kpi(spark, rows):
 
 
 def build_kpi(fact_subscriptions, playback_sessions, playback_events, dim_content, as_of):
+    """kpi_monthly from these facts, through the daily aggregates it sums (as gold.build does)."""
     monthly = build_agg_subscriptions_monthly(fact_subscriptions, as_of)
     buffering, errors = build_agg_buffering_daily(playback_events), build_agg_errors_daily(playback_events)
-    return build_kpi_monthly(fact_subscriptions, monthly, playback_sessions, buffering, errors, dim_content, as_of)
+    # agg_qoe_daily's `sessions` per session date (tests/unit/test_gold_qoe.py); these sessions have no device.
+    qoe_daily = playback_sessions.groupBy(F.to_date("session_start").alias("date")).agg(F.count("*").alias("sessions"))
+    return build_kpi_monthly(fact_subscriptions, monthly, qoe_daily, buffering, errors, dim_content, as_of)
 
 
 # --- kpi_monthly -----------------------------------------------------------------------------------
