@@ -5,6 +5,8 @@ import argparse
 import datetime as dt
 import logging
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 from dataflix_spark.config import ConfigError, Settings, load_settings, parse_as_of, resolve_pepper
@@ -36,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--master", help="Spark master URL, e.g. local[2] or spark://host:7077")
     run.add_argument("--full-refresh", action="store_true", help="rebuild silver and gold from all of bronze")
     run.add_argument("--progress-bar", action="store_true", help="show Spark's own progress bar")
+    run.add_argument("--watch", type=float, metavar="SECONDS",
+                     help="keep running: after each run, wait SECONDS and run again over the folder (stop: Ctrl-C)")
 
     gen = commands.add_parser("generate", help="write realistic synthetic source documents")
     gen.add_argument("--out", required=True, help="output folder")
@@ -122,8 +126,19 @@ def command_run(args: argparse.Namespace) -> int:
         full_refresh=args.full_refresh,
         qoe=settings.qoe,
     )
+    if args.watch is not None and args.watch < 0:
+        raise ConfigError(f"--watch needs a number of seconds >= 0, got {args.watch:g}")
     spark = get_spark(settings.spark)
     counts = run(spark, opts)
+    while args.watch is not None:
+        # One warm JVM for every run: a small run in it skips the start-up and JIT warm-up a new process pays.
+        if not all(c.balanced() for c in counts):
+            log.error("the last run's counts do not balance (see ops/run_log); watching on")
+        log.info("watching %s: next run in %g s", opts.input_dir, args.watch)
+        time.sleep(args.watch)
+        # Without --as-of the date is today's at each run.
+        opts = replace(opts, as_of=parse_as_of(args.as_of))
+        counts = run(spark, opts)
     return 0 if all(c.balanced() for c in counts) else 1
 
 
