@@ -111,16 +111,21 @@ def _from_bench(args: argparse.Namespace) -> None:
             incremental)
 
 
+def _inputs(args: argparse.Namespace) -> tuple[Path, dict, dict]:
+    """The base folder (generated unless it exists) and the manifests of the base and the increment."""
+    args.work.mkdir(parents=True, exist_ok=True)
+    base = args.base or args.work / "base"
+    return (base, _generate(base, args.users, args.days, seed=1, end_date="2026-10-30"),
+            _increment(args.work, args.increment_users))
+
+
 def _watched(args: argparse.Namespace) -> None:
     """Full and incremental runs in one `dataflix run --watch` process, as a service runs them: the first run
     builds the lakehouse from the base folder; the increment is dropped in once it is logged, and the next
     run that finds it is timed. Both times are the runs' own (from their progress lines), so neither
     includes the JVM start."""
     work = args.work
-    work.mkdir(parents=True, exist_ok=True)
-    landing = args.base or work / "base"
-    base_manifest = _generate(landing, args.users, args.days, seed=1, end_date="2026-10-30")
-    increment_manifest = _increment(work, args.increment_users)
+    landing, base_manifest, increment_manifest = _inputs(args)
     lakehouse, log = work / "lakehouse-watch", work / "watch.log"
     shutil.rmtree(lakehouse, ignore_errors=True)
     env = {**os.environ, "DATAFLIX_PEPPER": "bench-pepper"}
@@ -182,11 +187,7 @@ def main() -> None:
         return _watched(args)
 
     work = args.work
-    work.mkdir(parents=True, exist_ok=True)
-    base = args.base or work / "base"
-    base_manifest = _generate(base, args.users, args.days, seed=1, end_date="2026-10-30")
-    increment_manifest = _increment(work, args.increment_users)
-
+    base, base_manifest, increment_manifest = _inputs(args)
     landing, lakehouse = work / "landing", work / "lakehouse"
     shutil.rmtree(landing, ignore_errors=True)
     shutil.rmtree(lakehouse, ignore_errors=True)

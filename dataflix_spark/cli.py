@@ -136,8 +136,8 @@ def command_run(args: argparse.Namespace) -> int:
             log.error("the last run's counts do not balance (see ops/run_log); watching on")
         log.info("watching %s: next run in %g s", opts.input_dir, args.watch)
         time.sleep(args.watch)
-        # Without --as-of the date is today's at each run.
-        opts = replace(opts, as_of=parse_as_of(args.as_of))
+        # Without --as-of the date is today's at each run; --full-refresh rebuilds once, at the first.
+        opts = replace(opts, as_of=parse_as_of(args.as_of), full_refresh=False)
         counts = run(spark, opts)
     return 0 if all(c.balanced() for c in counts) else 1
 
