@@ -25,7 +25,13 @@ from pyspark.sql import functions as F
 
 from dataflix_spark.config import QoeThresholds
 from dataflix_spark.gold.content import build_agg_content_daily, build_dim_content
-from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_kpi_monthly, latest_event_country
+from dataflix_spark.gold.dashboard import (
+    build_dim_date,
+    build_dim_user,
+    build_kpi_monthly,
+    latest_event_country,
+    lists_per_user,
+)
 from dataflix_spark.gold.engagement_sessions import ENGAGEMENT_GAP_MINUTES, build_fact_engagement_sessions
 from dataflix_spark.gold.playback_sessions import build_fact_playback_sessions
 from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily, build_agg_qoe_daily
@@ -70,10 +76,12 @@ PARTITIONS = {
 
 # Kept beside gold (not contract tables), so an incremental run reads a little instead of all history:
 # conversions per day and rank, so the all-time rank table is re-summed from days instead of re-joining
-# every list ever shown; and each user's latest event with a country, so dim_user does not read every event.
+# every list ever shown; each user's latest event with a country, and each user's number of lists, so
+# dim_user reads neither every event nor every list.
 RANK_DAILY = "recommendation_rank_daily"
 USER_EVENT_COUNTRY = "user_event_country"
-WORK_TABLES = (RANK_DAILY, USER_EVENT_COUNTRY)
+LIST_USERS = "recommendation_users"
+WORK_TABLES = (RANK_DAILY, USER_EVENT_COUNTRY, LIST_USERS)
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,7 @@ def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Pr
         in_order(partial(gold.publish, "agg_buffering_daily", build_agg_buffering_daily(events)),
                  partial(gold.publish, "agg_errors_daily", build_agg_errors_daily(events))),
         partial(gold.publish, USER_EVENT_COUNTRY, latest_event_country(events)),
+        partial(gold.publish, LIST_USERS, lists_per_user(gold.silver("recommendations"))),
         partial(_publish_subscriptions, gold, as_of),
     )
     stored = gold.table("fact_playback_sessions")
@@ -183,6 +192,8 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     first_wave = [partial(_publish_subscriptions, gold, as_of)] if billing_changed else []
     if changed_events is not None:
         first_wave.append(partial(_update_user_event_country, gold, events, changed_events))
+    if changes.recommendations is not None:
+        first_wave.append(partial(_update_list_users, gold, changes.recommendations))
     if event_days:
         first_wave.append(event_tables)
     session_update, *_ = run_concurrently(
@@ -233,7 +244,10 @@ def _update_playback_sessions(gold: _Gold, events: DataFrame, changed_events: Da
         return _SessionUpdate()
     touched = _measured(changed_events.select("session_id").distinct())
     before = gold.table("fact_playback_sessions", gold.version("fact_playback_sessions"))
-    old_sessions = before.join(touched, "session_id", "left_semi").persist()
+    # Two columns of every day first: the touched sessions' old rows are then read from their days only.
+    stored_days = _days(before.select("session_id", "session_date").join(touched, "session_id", "left_semi"),
+                        "session_date")
+    old_sessions = before.where(_in("session_date", stored_days)).join(touched, "session_id", "left_semi").persist()
     # A touched session's events were written since (their days are in the change feed) or were there at the
     # last build, between its stored start and end: only those days of silver are read.
     read_days = sorted(set(event_days) | set(_session_spans(old_sessions)))
@@ -262,8 +276,16 @@ def _update_engagement_sessions(gold: _Gold, sessions: DataFrame, changed: DataF
     c = changed.select(
         "user_key", F.col("session_start").alias("lo"), F.coalesce("session_end", "session_start").alias("hi")
     )
+    # The join below needs these bounds of all changed sessions; as literals, Delta skips the files (days)
+    # whose engagement sessions all end before them or start after them.
+    earliest, latest = c.agg(F.min("lo"), F.max("hi")).first()
+    if earliest is None:
+        return  # no changed session has a start: none can reach an engagement session
+    reach = dt.timedelta(minutes=ENGAGEMENT_GAP_MINUTES)
     near = (
-        stored.select("user_key", "engagement_start", "engagement_end")
+        stored.where((F.col("engagement_start") <= F.lit(latest + reach))
+                     & (F.col("engagement_end") >= F.lit(earliest - reach)))
+        .select("user_key", "engagement_start", "engagement_end")
         .join(c, "user_key")
         .where((F.col("engagement_start") <= F.col("hi") + gap) & (F.col("lo") <= F.col("engagement_end") + gap))
         .select("user_key", F.col("engagement_start").alias("lo"), F.col("engagement_end").alias("hi"))
@@ -342,11 +364,24 @@ def _update_user_event_country(gold: _Gold, events: DataFrame, changed_events: D
     rewritten.unpersist()
 
 
+def _update_list_users(gold: _Gold, changed_lists: DataFrame) -> None:
+    """The touched users' number of lists: the stored count, plus one per list version written since the last
+    build, minus one per version it replaced (exact even when a rewritten list moves to another user)."""
+    written = F.col("_change_type").isin("insert", "update_postimage")
+    change = changed_lists.groupBy("user_key").agg(F.sum(F.when(written, 1).otherwise(-1)).alias("lists"))
+    stored = gold.table(LIST_USERS).join(change.select("user_key"), "user_key", "left_semi")
+    fresh = (
+        stored.unionByName(change).groupBy("user_key").agg(F.sum("lists").cast("long").alias("lists"))
+        .where(F.col("lists") > 0)
+    )
+    gold.replace_scope(LIST_USERS, fresh, change.select("user_key"), ["user_key"])
+
+
 def _publish_dim_user(gold: _Gold, as_of: dt.date) -> None:
-    """dim_user, always in full: from the small tables (subscriptions, each user's latest event country) and
-    the lists' users, it costs less than finding and merging the touched users' rows."""
+    """dim_user, always in full: from the small tables (subscriptions, each user's latest event country, each
+    user's number of lists), it costs less than finding and merging the touched users' rows."""
     gold.publish("dim_user", build_dim_user(
-        gold.table("fact_subscriptions"), gold.table(USER_EVENT_COUNTRY), gold.silver("recommendations"), as_of
+        gold.table("fact_subscriptions"), gold.table(USER_EVENT_COUNTRY), gold.table(LIST_USERS), as_of
     ))
 
 
@@ -387,8 +422,9 @@ def _update_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds,
     elif dates:
         window = sorted({d - k for d in dates for k in reach})
         risk = build_revenue_at_risk_daily(
-            subscriptions, sessions.where(_in("session_date", window)), as_of, thresholds, first_date=first_date
-        ).where(_in(F.col("date"), dates))
+            subscriptions, sessions.where(_in("session_date", window)), as_of, thresholds, first_date=first_date,
+            dates=dates,
+        )
         gold.replace_days("revenue_at_risk_daily", risk, "date", dates)
 
     # A session on day d follows lists shown on d - 1 or d.

@@ -72,16 +72,23 @@ def latest_event_country(events: DataFrame) -> DataFrame:
     )
 
 
+def lists_per_user(recommendations: DataFrame) -> DataFrame:
+    """One row per user with recommendation lists: `user_key`, `lists` (how many). Counts add up, so an
+    incremental run adds the changed lists' +1 / -1 to the stored rows instead of reading every list."""
+    return recommendations.groupBy("user_key").agg(F.count(F.lit(1)).alias("lists"))
+
+
 def build_dim_user(
-    fact_subscriptions: DataFrame, event_countries: DataFrame, recommendations: DataFrame, as_of: dt.date
+    fact_subscriptions: DataFrame, event_countries: DataFrame, list_users: DataFrame, as_of: dt.date
 ) -> DataFrame:
     """One row per user seen in any container. Country: the latest subscription's, else the latest event's.
 
-    `event_countries` is `latest_event_country` of the playback events: a row per user with events."""
+    `event_countries` is `latest_event_country` of the playback events: a row per user with events;
+    `list_users` has a `user_key` per user with a recommendation list (`lists_per_user`, or the lists)."""
     users = (
         fact_subscriptions.select("user_key")
         .unionByName(event_countries.select("user_key"))
-        .unionByName(recommendations.select("user_key"))
+        .unionByName(list_users.select("user_key"))
         .distinct()
     )
     from_subscriptions = fact_subscriptions.groupBy("user_key").agg(

@@ -101,14 +101,20 @@ def build_agg_qoe_churn_monthly(
 # --- revenue_at_risk_daily ------------------------------------------------------------------------
 
 
-def poor_device_days(sessions: DataFrame, as_of: dt.date, thresholds: QoeThresholds) -> DataFrame:
+def poor_device_days(sessions: DataFrame, as_of: dt.date, thresholds: QoeThresholds,
+                     dates: list[dt.date] | None = None) -> DataFrame:
     """(user_key, device_type, date, qoe_bucket, sessions, attributed) for each date up to the as-of date on which
     the user's sessions on that device over the 7 days ending on it (the date and the 6 before) were poor.
-    `attributed` marks one device per user and date: the worst bucket, then most sessions, then device name."""
+    `attributed` marks one device per user and date: the worst bucket, then most sessions, then device name.
+    `dates`, when given, are the only dates wanted (an incremental update)."""
     last_day = F.least(F.date_add("session_date", RISK_WINDOW_DAYS - 1), F.lit(as_of))
     windowed = sessions.where(F.col("session_date") <= F.lit(as_of)).withColumn(
         "date", F.explode(F.sequence(F.col("session_date"), last_day))
     )
+    if dates is not None:
+        # Here, not on the result: a filter on the exploded date cannot be pushed below the explode, and each
+        # session reaches 7 dates, so the aggregation would otherwise run over all 7.
+        windowed = windowed.where(F.col("date").isin(dates))
     poor = experience(windowed, ["user_key", "device_type", "date"], thresholds).where(
         F.col("qoe_bucket").isin(*POOR_BUCKETS)
     )
@@ -138,14 +144,15 @@ def _date_grid(sessions: DataFrame, as_of: dt.date, first_date: dt.date | None =
 
 def build_revenue_at_risk_daily(
     fact_subscriptions: DataFrame, sessions: DataFrame, as_of: dt.date, thresholds: QoeThresholds,
-    first_date: dt.date | None = None,
+    first_date: dt.date | None = None, dates: list[dt.date] | None = None,
 ) -> DataFrame:
     """`fact_subscriptions` + `fact_playback_sessions` → one row per (date, plan, device_type), every date from the
     earliest session date to the as-of date (zero-filled). A subscriber at risk on two devices is counted under
     both in `subscribers_at_risk` / `mrr_at_risk`, and under one only in the `attributed_*` columns, which add up.
 
-    `first_date` fixes where the dates start when `sessions` is only part of them (an incremental update)."""
-    poor = poor_device_days(sessions, as_of, thresholds).alias("p")
+    For an incremental update, `dates` are the dates to build (other rows are left out) and `first_date` fixes
+    where the dates start, as `sessions` is then only part of them."""
+    poor = poor_device_days(sessions, as_of, thresholds, dates).alias("p")
     subscriptions = fact_subscriptions.select(
         "user_key", "plan", "price_monthly", "start_date", "end_date", "cancelled_at"
     ).alias("s")
@@ -160,8 +167,9 @@ def build_revenue_at_risk_daily(
         F.sum(F.when(attributed, F.col("price_monthly"))).alias("attributed_mrr_at_risk"),
     )
     zero_money = F.lit(0).cast(MONEY_SUM)
+    grid = _date_grid(sessions, as_of, first_date)
     return (
-        _date_grid(sessions, as_of, first_date)
+        (grid if dates is None else grid.where(F.col("date").isin(dates)))
         .join(counts, on=["date", "plan", "device_type"], how="left")
         .fillna(0, subset=["subscribers_at_risk", "attributed_subscribers_at_risk"])
         .withColumn("mrr_at_risk", F.coalesce(F.col("mrr_at_risk").cast(MONEY_SUM), zero_money))

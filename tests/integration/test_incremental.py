@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 from deltalake import DeltaTable
+from pyspark.sql import functions as F
 
 from dataflix_spark.generate import generate
 from dataflix_spark.gold.build import GOLD_TABLES, WORK_TABLES
@@ -100,7 +101,8 @@ def _revised_documents(folder: Path) -> None:
     - u-revised's latest event with a country (DE) loses its country: FR, an older event's, would be next;
     - u-lone's only event moves to u-revised: u-lone is no longer seen, and its SE becomes u-revised's latest;
     - session s-r5, published on Oct 20 (a day no other document has), gets a late event on Oct 31 in the
-      second run (zz-late.jsonl): its Oct 20 events must be read again to rebuild it."""
+      second run (zz-late.jsonl): its Oct 20 events must be read again to rebuild it;
+    - u-listonly's only list (no other document) moves to u-revised: u-listonly is no longer seen."""
     def event(doc_id: str, user: str, session: str, ts: str, country: str | None, version: int,
               event_type: str = "start") -> dict:
         doc = {"id": doc_id, "userId": user, "sessionId": session, "contentId": "c-00001", "deviceType": "web",
@@ -122,6 +124,15 @@ def _revised_documents(folder: Path) -> None:
     for name, docs in (("aa-bridge.jsonl", first), ("zz-late.jsonl", late), ("zz-bridge.jsonl", later)):
         with (folder / "playback_events" / name).open("a") as f:
             f.writelines(json.dumps(d) + "\n" for d in docs)
+
+    def shown(user: str, version: int) -> dict:
+        return {"id": "rl-1", "userId": user, "timestamp": "2026-10-29T08:00:00.000Z", "algorithm": "trending",
+                "surface": "home_row", "items": [{"contentId": "c-00001", "rank": 1, "score": 0.5}],
+                "_ts": 1793400000 + version}
+
+    for name, doc in (("aa-bridge.jsonl", shown("u-listonly", 0)), ("zz-bridge.jsonl", shown("u-revised", 100))):
+        with (folder / "recommendations" / name).open("a") as f:
+            f.write(json.dumps(doc) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +204,16 @@ def test_rewritten_events_move_a_users_country_and_remove_a_user(spark, full_and
     key = lambda user_id: hashlib.sha256(f"p:{user_id}".encode()).hexdigest()  # noqa: E731
     assert users[key("u-revised")] == "SE"
     assert key("u-lone") not in users
+
+
+def test_a_list_moved_to_another_user_removes_its_only_user(spark, full_and_incremental):
+    """u-listonly's only document, a list, was rewritten for u-revised (_revised_documents)."""
+    incremental = full_and_incremental[0] / "incremental"
+    users = {r["user_key"] for r in _gold(spark, incremental, "dim_user").collect()}
+    key = lambda user_id: hashlib.sha256(f"p:{user_id}".encode()).hexdigest()  # noqa: E731
+    assert key("u-revised") in users and key("u-listonly") not in users
+    lists = spark.read.format("delta").load(str(incremental / "work" / "recommendation_users"))
+    assert lists.where(F.col("user_key") == key("u-listonly")).count() == 0
 
 
 def test_a_late_event_rebuilds_its_session_from_days_the_run_did_not_touch(spark, full_and_incremental):

@@ -177,8 +177,9 @@ def test_revenue_at_risk_daily(spark):
 
 
 def test_revenue_at_risk_from_a_window_of_sessions_with_a_fixed_first_date(spark):
-    """An incremental update builds some dates from only the sessions their 7-day windows reach; `first_date`
-    keeps the zero-filled grid where the full table starts, even for dates with no session left in reach."""
+    """An incremental update builds some dates (`dates`, and only those) from only the sessions their 7-day
+    windows reach; `first_date` keeps the zero-filled grid where the full table starts, even for dates with no
+    session left in reach."""
     subscriptions = subscription_fact(spark, [("s-a", "ua", "Basic", "9.99", "2027-01-01", None, None)])
     sessions = sessions_df(spark, [
         session("a0", "ua", "2027-03-01T12:00:00"),  # the table's first date
@@ -188,7 +189,8 @@ def test_revenue_at_risk_from_a_window_of_sessions_with_a_fixed_first_date(spark
     dates = "date BETWEEN DATE'2027-03-08' AND DATE'2027-03-12'"
     full = build_revenue_at_risk_daily(subscriptions, sessions, RISK_AS_OF, DEFAULT).where(dates)
     partial = build_revenue_at_risk_daily(
-        subscriptions, in_reach, RISK_AS_OF, DEFAULT, first_date=dt.date(2027, 3, 1)
-    ).where(dates)
+        subscriptions, in_reach, RISK_AS_OF, DEFAULT, first_date=dt.date(2027, 3, 1),
+        dates=[dt.date(2027, 3, d) for d in range(8, 13)],
+    )
     assert full.count() == 5 * len(PLANS) * len(DEVICE_TYPES)
     assert_df_equality(partial, full, ignore_row_order=True)
