@@ -30,7 +30,7 @@ from dataflix_spark.ops.concurrent import run_concurrently
 from dataflix_spark.ops.gold_state import last_gold_state, record_gold_state, silver_versions
 from dataflix_spark.ops.lock import gold_build_interrupted, gold_build_marker, run_lock
 from dataflix_spark.ops.progress import Progress
-from dataflix_spark.schemas import CONTAINERS
+from dataflix_spark.schemas import CONTAINERS, SOURCE_FILES_SCHEMA
 from dataflix_spark.silver.conform import rank_versions, to_silver_rows
 from dataflix_spark.silver.validate import accepted, keep_text_of_quarantined, parse_documents, quarantined
 from dataflix_spark.sinks.delta import (
@@ -53,9 +53,10 @@ log = logging.getLogger("dataflix")
 # the days of the daily aggregates), not all history.
 SILVER_PARTITIONS = {"playback_events": ["event_date"]}
 
-# Containers are ingested at once but share the quarantine table: two replaceWhere commits on it at the same
-# time would conflict (Delta's optimistic concurrency), so they take turns.
-_QUARANTINE_WRITES = threading.Lock()
+# Containers are ingested at once but share the ops tables (quarantine, source files): two replaceWhere commits
+# on one at the same time, or two first appends that both create it, would conflict (Delta's optimistic
+# concurrency), so they take turns.
+_SHARED_OPS_WRITES = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -85,19 +86,41 @@ def _sql_list(values: list[str]) -> str:
 
 @dataclass(frozen=True)
 class BronzeInventory:
-    """What bronze holds for a container: its source files (normalised) and the runs that wrote them."""
+    """What bronze holds for a container: its source files (normalised) and the runs that wrote them;
+    `unrecorded`: the (run, file) pairs of bronze missing from ops/source_files."""
 
     files: frozenset[str] = frozenset()
     runs: frozenset[str] = frozenset()
+    unrecorded: frozenset[tuple[str, str]] = frozenset()
 
 
 def bronze_inventory(spark: SparkSession, lake: Lakehouse, container: str) -> BronzeInventory:
-    """One pass over bronze's (run, file) pairs; collects one row per *file* ingested, not per document."""
+    """The files recorded in ops/source_files, plus a pass over the bronze rows of any run not recorded there
+    (killed between its bronze append and its record, or from before the record existed). Every bronze file
+    holds one run's rows, so Delta skips the recorded runs' files by their `run_id` statistics.
+    Collects one row per *file* ingested, not per document."""
     if not table_exists(spark, lake.bronze(container)):
         return BronzeInventory()
-    pairs = read_table(spark, lake.bronze(container)).select("run_id", "source_file").distinct().collect()
-    return BronzeInventory(files=frozenset(file_key(p["source_file"]) for p in pairs),
-                           runs=frozenset(p["run_id"] for p in pairs))
+    recorded: list = []
+    if table_exists(spark, lake.ops("source_files")):
+        recorded = (read_table(spark, lake.ops("source_files")).where(F.col("container") == container)
+                    .select("run_id", "source_file").distinct().collect())
+    runs = sorted({r["run_id"] for r in recorded})
+    bronze = read_table(spark, lake.bronze(container))
+    others = bronze.where(~F.col("run_id").isin(runs)) if runs else bronze
+    unrecorded = {(p["run_id"], file_key(p["source_file"]))
+                  for p in others.select("run_id", "source_file").distinct().collect()}
+    pairs = {(r["run_id"], r["source_file"]) for r in recorded} | unrecorded
+    return BronzeInventory(files=frozenset(f for _, f in pairs), runs=frozenset(r for r, _ in pairs),
+                           unrecorded=frozenset(unrecorded))
+
+
+def record_source_files(spark: SparkSession, lake: Lakehouse, container: str, pairs: list[tuple[str, str]]) -> None:
+    """Appends (run, normalised file) pairs to ops/source_files."""
+    if pairs:
+        rows = spark.createDataFrame([(run_id, container, f) for run_id, f in sorted(pairs)], SOURCE_FILES_SCHEMA)
+        with _SHARED_OPS_WRITES:
+            append_table(rows, lake.ops("source_files"))
 
 
 def unlogged_runs(spark: SparkSession, lake: Lakehouse, container: str, inventory: BronzeInventory) -> list[str]:
@@ -121,6 +144,10 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
     if files:
         append_table(read_json_lines(spark, files).transform(to_bronze(container, opts.run_id, started)),
                      lake.bronze(container))
+    # After the bronze append: a run killed in between leaves its files unrecorded, and the next run's
+    # inventory finds them in bronze (and records them then).
+    record_source_files(spark, lake, container,
+                        sorted(inventory.unrecorded) + [(opts.run_id, file_key(f)) for f in files])
     if not (files or pending or opts.full_refresh) or not table_exists(spark, lake.bronze(container)):
         progress.stage(f"{container}: no new files")
         return ContainerCounts(opts.run_id, container, 0, 0, 0, 0, 0, started, _now())
@@ -140,7 +167,7 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
             F.count(F.lit(1)).alias("read"), F.count(F.when(F.size("reasons") > 0, True)).alias("quarantined")
         ).head()
         # Replaced, not appended, so that re-processing a killed run's rows never doubles them.
-        with _QUARANTINE_WRITES:
+        with _SHARED_OPS_WRITES:
             replace_rows(spark, quarantined(parsed), lake.ops("quarantine"), scope)
         newest = accepted(parsed).transform(rank_versions).where(F.col("version_rank") == 1)
         silver_rows = newest.transform(to_silver_rows(container, opts.pepper))
@@ -168,6 +195,7 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
         unknown_content=unknown,
         started_at=started,
         finished_at=_now(),
+        resumed=tuple(pending),
     )
     resumed = f" (+ rows of {len(pending)} unfinished earlier run(s))" if pending else ""
     progress.stage(

@@ -272,6 +272,16 @@ QUARANTINE_SCHEMA = T.StructType(
     ]
 )
 
+# ops/source_files: every source file in bronze, recorded by the run that ingested it (normalised by
+# `sources.local_json.file_key`), so a run finds what is new without scanning bronze.
+SOURCE_FILES_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("container", T.StringType(), False),
+        T.StructField("source_file", T.StringType(), False),
+    ]
+)
+
 RUN_LOG_SCHEMA = T.StructType(
     [
         T.StructField("run_id", T.StringType(), False),

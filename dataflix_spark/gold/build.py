@@ -45,7 +45,7 @@ from dataflix_spark.gold.recommendations import (
     rollup_recommendation_rank,
     with_conversion,
 )
-from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly, build_fact_subscriptions
+from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly, build_fact_subscriptions, month_of
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.ops.concurrent import in_order, run_concurrently
 from dataflix_spark.ops.progress import Progress
@@ -437,12 +437,12 @@ def _update_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds,
 
 
 def _publish_calendar(gold: _Gold, as_of: dt.date) -> None:
-    """kpi_monthly and dim_date, always in full: both are a row per month or day."""
+    """kpi_monthly and dim_date (written at once), always in full: both are a row per month or day."""
     subscriptions, qoe_daily = gold.table("fact_subscriptions"), gold.table("agg_qoe_daily")
-    kpi = gold.publish("kpi_monthly", build_kpi_monthly(
+    kpi = build_kpi_monthly(
         subscriptions, gold.table("agg_subscriptions_monthly"), qoe_daily, gold.table("agg_buffering_daily"),
         gold.table("agg_errors_daily"), gold.table("dim_content"), as_of
-    ))
+    )
     dates = [
         # The session dates, read from their daily aggregate; an engagement session starts with a player session.
         qoe_daily.select("date"),
@@ -452,9 +452,12 @@ def _publish_calendar(gold: _Gold, as_of: dt.date) -> None:
         subscriptions.select("end_date"),
         subscriptions.select(F.to_date("cancelled_at")),
         gold.table("agg_recommendations_daily").select("date"),
-        kpi.select("month"),
+        # kpi_monthly's months run from the earliest of these to the as-of month.
+        subscriptions.select(month_of(F.col("start_date"))),
+        qoe_daily.select(month_of(F.col("date"))),
     ]
-    gold.publish("dim_date", build_dim_date(dates, as_of))
+    run_concurrently(gold.spark, partial(gold.publish, "kpi_monthly", kpi),
+                     partial(gold.publish, "dim_date", build_dim_date(dates, as_of)))
 
 
 def _measured(keys: DataFrame) -> DataFrame:

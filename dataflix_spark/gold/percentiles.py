@@ -1,12 +1,15 @@
 """Exact nearest-rank percentiles, as metrics.md defines them.
 
 The p-th percentile of n values is the smallest x with at least ⌈p·n⌉ values <= x, i.e. the
-value at 1-based rank ⌈p·n⌉ in ascending order. Ranks come from a window sort, which spills
-to disk instead of holding a group's values in memory.
+value at 1-based rank ⌈p·n⌉ in ascending order. For large groups (a day's sessions on a device),
+ranks come from a window sort, which spills to disk instead of holding a group's values in memory
+(`agg_percentiles`). For small groups (one user's sessions in a month) the values are collected
+and sorted within the aggregation that computes the group's other measures (`nearest_rank`): one
+shuffle instead of three.
 """
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 
@@ -30,3 +33,11 @@ def agg_percentiles(df: DataFrame, keys: list[str], value: str, percentiles: dic
             for name, permille in percentiles.items()
         ]
     )
+
+
+def nearest_rank(sorted_values: str, permille: int) -> Column:
+    """The percentile of an ascending array column of non-null values, e.g. `F.sort_array(F.collect_list(v))`
+    (collect_list skips nulls); null when it is empty. Holds a group's values in memory: small groups only."""
+    n = f"size({sorted_values})"
+    rank = f"CAST({percentile_rank(permille).replace('_n', n)} AS INT)"
+    return F.expr(f"CASE WHEN {n} > 0 THEN element_at({sorted_values}, {rank}) END")

@@ -20,7 +20,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from dataflix_spark.config import QoeThresholds
-from dataflix_spark.gold.percentiles import agg_percentiles
+from dataflix_spark.gold.percentiles import nearest_rank
 from dataflix_spark.gold.qoe import ratio
 from dataflix_spark.gold.subscriptions import month_grid, month_of, month_start_churn, subscription_months
 from dataflix_spark.schemas import DEVICE_TYPES, GOLD_SCHEMAS, MONEY_SUM, PLANS, conform_to
@@ -51,15 +51,19 @@ def qoe_bucket(thresholds: QoeThresholds) -> Column:
 
 
 def experience(sessions: DataFrame, keys: list[str], thresholds: QoeThresholds) -> DataFrame:
-    """`fact_playback_sessions` rows → one row per `keys` group: `sessions`, `qoe_bucket` (never no_playback)."""
+    """`fact_playback_sessions` rows → one row per `keys` group (one user's sessions over a period: few):
+    `sessions`, `qoe_bucket` (never no_playback)."""
     totals = sessions.groupBy(*keys).agg(
         F.count(F.lit(1)).alias("sessions"),
         F.coalesce(F.max("fatal_error"), F.lit(False)).alias("any_fatal"),
         F.sum("watch_time_ms").cast("long").alias("watch_time_ms"),
         F.sum("rebuffer_ms").cast("long").alias("rebuffer_ms"),
+        F.sort_array(F.collect_list("startup_time_ms")).alias("_startups"),
     )
-    startup = agg_percentiles(sessions, keys, "startup_time_ms", {"startup_p90_ms": 900})
-    return totals.join(startup, on=keys, how="left").withColumn("qoe_bucket", qoe_bucket(thresholds))
+    return (
+        totals.withColumn("startup_p90_ms", nearest_rank("_startups", 900)).drop("_startups")
+        .withColumn("qoe_bucket", qoe_bucket(thresholds))
+    )
 
 
 def _values(name: str, values: tuple[str, ...]) -> Column:

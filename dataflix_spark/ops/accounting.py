@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -20,14 +20,25 @@ class ContainerCounts:
     unknown_content: int
     started_at: dt.datetime
     finished_at: dt.datetime
+    # Killed runs whose bronze rows this run processed (and counted) for the container.
+    resumed: tuple[str, ...] = field(default=())
 
     def balanced(self) -> bool:
         return self.read == self.accepted + self.quarantined + self.duplicates
 
 
 def run_log_rows(spark: SparkSession, counts: list[ContainerCounts], as_of: dt.date) -> DataFrame:
-    """The run's `ops/run_log` rows (one per container; `as_of` is an extra column)."""
-    return spark.createDataFrame([{**asdict(c), "as_of": as_of} for c in counts], RUN_LOG_SCHEMA)
+    """The run's `ops/run_log` rows: one per container (`as_of` is an extra column), and one with zero counts
+    per killed run it resumed, whose documents it counted: the killed run is then logged, so no later run
+    processes its rows again."""
+    rows = []
+    for c in counts:
+        row = {**asdict(c), "as_of": as_of}
+        del row["resumed"]
+        rows.append(row)
+        zero = dict.fromkeys(("read", "accepted", "quarantined", "duplicates", "unknown_content"), 0)
+        rows.extend({**row, **zero, "run_id": killed} for killed in c.resumed)
+    return spark.createDataFrame(rows, RUN_LOG_SCHEMA)
 
 
 def format_summary(counts: list[ContainerCounts]) -> str:

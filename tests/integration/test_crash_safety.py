@@ -15,10 +15,13 @@ import pytest
 from chispa import assert_df_equality
 from deltalake import DeltaTable
 
+from dataflix_spark.bronze.ingest import to_bronze
 from dataflix_spark.generate import generate
 from dataflix_spark.gold.build import GOLD_TABLES
 from dataflix_spark.ops.lock import LOCK_NAME
 from dataflix_spark.pipeline import RunOptions, run
+from dataflix_spark.sinks.delta import append_table
+from dataflix_spark.sources.local_json import file_key, read_json_lines
 
 AS_OF = "2026-10-31"
 PEPPER = "crash-pepper"
@@ -116,6 +119,40 @@ def test_killed_run_recovers_exactly(spark, source, reference, prebuilt, tmp_pat
     assert sorted(quarantine["raw"]) == sorted(expected["raw"])  # not doubled by the re-processing
     silver = spark.read.format("delta").load(str(lakehouse / "silver" / "playback_events"))
     assert silver.count() == silver.select("doc_id").distinct().count()
+
+    # The killed run is logged by the run that resumed it: the next run has nothing to read.
+    gold_versions = {name: DeltaTable(str(lakehouse / "gold" / name)).version() for name in GOLD_TABLES}
+    again = run(spark, RunOptions(str(source), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
+    assert [c.read for c in again] == [0, 0, 0, 0]
+    assert {name: DeltaTable(str(lakehouse / "gold" / name)).version() for name in GOLD_TABLES} == gold_versions
+
+
+def test_run_killed_between_its_bronze_append_and_its_file_record(spark, reference, prebuilt, tmp_path):
+    """Bronze holds the last day's rows of a run that recorded neither its files (ops/source_files) nor its
+    counts: the next run reads no file again, processes those rows, and records both."""
+    landing, lakehouse = prebuilt[0], tmp_path / "lakehouse"
+    shutil.copytree(prebuilt[1], lakehouse)
+    last_day = sorted((landing / "playback_events").iterdir())[-1]
+    killed = "20261127T000000Z-killed00"
+    append_table(
+        read_json_lines(spark, [last_day.as_uri()]).transform(to_bronze("playback_events", killed, dt.datetime.now())),
+        str(lakehouse / "bronze" / "playback_events"),
+    )
+    lines = sum(1 for line in last_day.open() if line.strip())
+
+    counts = {c.container: c for c in run(spark, RunOptions(str(landing), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))}
+    assert counts["playback_events"].read == lines
+    assert counts["playback_events"].balanced()
+    recorded = DeltaTable(str(lakehouse / "ops" / "source_files")).to_pandas()
+    assert recorded[recorded["run_id"] == killed]["source_file"].tolist() == [file_key(last_day.as_uri())]
+    for name in GOLD_TABLES:
+        assert_df_equality(
+            spark.read.format("delta").load(str(lakehouse / "gold" / name)),
+            spark.read.format("delta").load(str(reference / "gold" / name)),
+            ignore_row_order=True, ignore_nullable=True,
+        )
+    again = run(spark, RunOptions(str(landing), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
+    assert [c.read for c in again] == [0, 0, 0, 0]
 
 
 def test_second_concurrent_run_stops_with_a_clear_message(source, tmp_path):

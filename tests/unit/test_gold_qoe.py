@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from dataflix_spark.gold.percentiles import agg_percentiles
+from dataflix_spark.gold.percentiles import agg_percentiles, nearest_rank
 from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily, build_agg_qoe_daily
 from dataflix_spark.schemas import GOLD_SCHEMAS
 from tests.unit.helpers import assert_table, day, event, events_df, playback_fact, subset
@@ -26,42 +27,49 @@ def seconds_after(start: str, seconds: float) -> str:
 # --- percentiles: the p-th of n values is the value at 1-based rank ceil(p * n) ---------------
 
 
+PERCENTILE_GROUPS = {
+    "one": [42],
+    "ten": [700, 100, 1000, 300, 900, 200, 500, 800, 400, 600],
+    "twenty": [5 * k for k in (20, 3, 17, 9, 1, 14, 6, 11, 19, 2, 8, 16, 4, 13, 10, 7, 18, 12, 15, 5)],
+    "dups": [3, 9, 3],
+    "nulls": [None, 8, None, 4],
+    "hundred": list(range(100, 0, -1)),
+    "only_nulls": [None, None],
+}
+PERCENTILE_ROWS = [
+    # n=1: every rank is 1.
+    ("one", 42, 42, 42, 42),
+    # n=10: ranks 5, 9, ceil(9.5)=10, ceil(9.9)=10 of 100..1000.
+    ("ten", 500, 900, 1000, 1000),
+    # n=20 (5..100 by 5): ranks 10, 18, 19, ceil(19.8)=20.
+    ("twenty", 50, 90, 95, 100),
+    # n=3, sorted 3, 3, 9: ranks ceil(1.5)=2, ceil(2.7)=3, ceil(2.85)=3, ceil(2.97)=3.
+    ("dups", 3, 9, 9, 9),
+    # nulls excluded: n=2, sorted 4, 8: ranks 1, ceil(1.8)=2, 2, 2.
+    ("nulls", 4, 8, 8, 8),
+    # n=100 (1..100): ranks 50, 90, 95, 99 exactly (no floating-point drift to 91, 96, 100).
+    ("hundred", 50, 90, 95, 99),
+]
+PERCENTILE_SCHEMA = T.StructType(
+    [T.StructField("g", T.StringType())] + [T.StructField(name, T.LongType()) for name in ("p50", "p90", "p95", "p99")]
+)
+
+
+def test_nearest_rank_of_collected_values_matches_the_window_percentiles(spark):
+    """`nearest_rank` (small groups, values collected) gives `agg_percentiles`' values; a group with only nulls
+    has a row with null percentiles instead of no row."""
+    values = spark.createDataFrame([(g, v) for g, vs in PERCENTILE_GROUPS.items() for v in vs], "g string, v long")
+    permille = {"p50": 500, "p90": 900, "p95": 950, "p99": 990}
+    actual = values.groupBy("g").agg(F.sort_array(F.collect_list("v")).alias("vs")).select(
+        "g", *[nearest_rank("vs", p).alias(name) for name, p in permille.items()]
+    )
+    assert_table(actual, PERCENTILE_SCHEMA, PERCENTILE_ROWS + [("only_nulls", None, None, None, None)])
+
+
 def test_nearest_rank_percentiles(spark):
-    groups = {
-        "one": [42],
-        "ten": [700, 100, 1000, 300, 900, 200, 500, 800, 400, 600],
-        "twenty": [5 * k for k in (20, 3, 17, 9, 1, 14, 6, 11, 19, 2, 8, 16, 4, 13, 10, 7, 18, 12, 15, 5)],
-        "dups": [3, 9, 3],
-        "nulls": [None, 8, None, 4],
-        "hundred": list(range(100, 0, -1)),
-        "only_nulls": [None, None],
-    }
-    values = spark.createDataFrame(
-        [(g, v) for g, vs in groups.items() for v in vs], "g string, v long"
-    )
+    values = spark.createDataFrame([(g, v) for g, vs in PERCENTILE_GROUPS.items() for v in vs], "g string, v long")
     actual = agg_percentiles(values, ["g"], "v", {"p50": 500, "p90": 900, "p95": 950, "p99": 990})
-    assert_table(
-        actual,
-        T.StructType(
-            [T.StructField("g", T.StringType())]
-            + [T.StructField(name, T.LongType()) for name in ("p50", "p90", "p95", "p99")]
-        ),
-        [
-            # n=1: every rank is 1.
-            ("one", 42, 42, 42, 42),
-            # n=10: ranks 5, 9, ceil(9.5)=10, ceil(9.9)=10 of 100..1000.
-            ("ten", 500, 900, 1000, 1000),
-            # n=20 (5..100 by 5): ranks 10, 18, 19, ceil(19.8)=20.
-            ("twenty", 50, 90, 95, 100),
-            # n=3, sorted 3, 3, 9: ranks ceil(1.5)=2, ceil(2.7)=3, ceil(2.85)=3, ceil(2.97)=3.
-            ("dups", 3, 9, 9, 9),
-            # nulls excluded: n=2, sorted 4, 8: ranks 1, ceil(1.8)=2, 2, 2.
-            ("nulls", 4, 8, 8, 8),
-            # n=100 (1..100): ranks 50, 90, 95, 99 exactly (no floating-point drift to 91, 96, 100).
-            ("hundred", 50, 90, 95, 99),
-            # only nulls: no row.
-        ],
-    )
+    assert_table(actual, PERCENTILE_SCHEMA, PERCENTILE_ROWS)  # a group with only nulls has no row
 
 
 # --- agg_qoe_daily ------------------------------------------------------------------------------
