@@ -7,7 +7,8 @@ The incremental build recomputes, from silver and gold, exactly the rows the cha
   - the engagement sessions within the 30-minute gap of those sessions (before and after),
   - the daily aggregates of the dates those sessions and events fall on (before and after),
   - recommendation days whose lists changed or whose 24-hour conversion window meets a changed session,
-  - the touched users' latest event with a country (work table `user_event_country`),
+  - the touched users' latest event with a country (work table `user_event_country`) and number of lists
+    (`recommendation_users`),
   - the QoE-business months, 7-day windows and play days those sessions and lists reach,
 and rebuilds in full the small tables (subscriptions, dim_user, kpi_monthly, dim_date; the QoE-business
 tables too when subscriptions or the as-of date changed). Every rule is pinned
@@ -277,14 +278,15 @@ def _update_engagement_sessions(gold: _Gold, sessions: DataFrame, changed: DataF
         "user_key", F.col("session_start").alias("lo"), F.coalesce("session_end", "session_start").alias("hi")
     )
     # The join below needs these bounds of all changed sessions; as literals, Delta skips the files (days)
-    # whose engagement sessions all end before them or start after them.
-    earliest, latest = c.agg(F.min("lo"), F.max("hi")).first()
+    # whose engagement sessions all end before them or start after them. Collected as microseconds: a naive
+    # Python datetime would go through the local time zone, ambiguous in the hour a DST change repeats.
+    earliest, latest = c.agg(F.unix_micros(F.min("lo")), F.unix_micros(F.max("hi"))).first()
     if earliest is None:
         return  # no changed session has a start: none can reach an engagement session
     reach = dt.timedelta(minutes=ENGAGEMENT_GAP_MINUTES)
     near = (
-        stored.where((F.col("engagement_start") <= F.lit(latest + reach))
-                     & (F.col("engagement_end") >= F.lit(earliest - reach)))
+        stored.where((F.col("engagement_start") <= F.lit(_instant(latest) + reach))
+                     & (F.col("engagement_end") >= F.lit(_instant(earliest) - reach)))
         .select("user_key", "engagement_start", "engagement_end")
         .join(c, "user_key")
         .where((F.col("engagement_start") <= F.col("hi") + gap) & (F.col("lo") <= F.col("engagement_end") + gap))
@@ -466,6 +468,11 @@ def _measured(keys: DataFrame) -> DataFrame:
     keys = keys.persist(StorageLevel.MEMORY_AND_DISK)
     keys.count()
     return keys
+
+
+def _instant(micros: int) -> dt.datetime:
+    """A Spark timestamp (microseconds since the epoch) as an aware UTC datetime, exact in any local time zone."""
+    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=micros)
 
 
 def _session_spans(sessions: DataFrame) -> list[dt.date]:
