@@ -13,9 +13,10 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 
-def percentile_rank(permille: int) -> str:
-    """SQL for ⌈permille·n/1000⌉ in integer arithmetic (0.9 * 10 must be 9, never 9.000000000000002)."""
-    return f"({permille} * _n + 999) div 1000"
+def percentile_rank(permille: int, n: str = "_n") -> str:
+    """SQL for ⌈permille·n/1000⌉ in integer arithmetic (0.9 * 10 must be 9, never 9.000000000000002);
+    `n` is the SQL of the count."""
+    return f"({permille} * {n} + 999) div 1000"
 
 
 def agg_percentiles(df: DataFrame, keys: list[str], value: str, percentiles: dict[str, int]) -> DataFrame:
@@ -39,5 +40,5 @@ def nearest_rank(sorted_values: str, permille: int) -> Column:
     """The percentile of an ascending array column of non-null values, e.g. `F.sort_array(F.collect_list(v))`
     (collect_list skips nulls); null when it is empty. Holds a group's values in memory: small groups only."""
     n = f"size({sorted_values})"
-    rank = f"CAST({percentile_rank(permille).replace('_n', n)} AS INT)"
+    rank = f"CAST({percentile_rank(permille, n)} AS INT)"
     return F.expr(f"CASE WHEN {n} > 0 THEN element_at({sorted_values}, {rank}) END")

@@ -31,12 +31,12 @@ def run_log_rows(spark: SparkSession, counts: list[ContainerCounts], as_of: dt.d
     """The run's `ops/run_log` rows: one per container (`as_of` is an extra column), and one with zero counts
     per killed run it resumed, whose documents it counted: the killed run is then logged, so no later run
     processes its rows again."""
+    zero = dict.fromkeys(("read", "accepted", "quarantined", "duplicates", "unknown_content"), 0)
     rows = []
     for c in counts:
         row = {**asdict(c), "as_of": as_of}
         del row["resumed"]
         rows.append(row)
-        zero = dict.fromkeys(("read", "accepted", "quarantined", "duplicates", "unknown_content"), 0)
         rows.extend({**row, **zero, "run_id": killed} for killed in c.resumed)
     return spark.createDataFrame(rows, RUN_LOG_SCHEMA)
 

@@ -50,6 +50,7 @@ PERCENTILE_ROWS = [
     # n=100 (1..100): ranks 50, 90, 95, 99 exactly (no floating-point drift to 91, 96, 100).
     ("hundred", 50, 90, 95, 99),
 ]
+PERCENTILE_PERMILLE = {"p50": 500, "p90": 900, "p95": 950, "p99": 990}
 PERCENTILE_SCHEMA = T.StructType(
     [T.StructField("g", T.StringType())] + [T.StructField(name, T.LongType()) for name in ("p50", "p90", "p95", "p99")]
 )
@@ -59,16 +60,15 @@ def test_nearest_rank_of_collected_values_matches_the_window_percentiles(spark):
     """`nearest_rank` (small groups, values collected) gives `agg_percentiles`' values; a group with only nulls
     has a row with null percentiles instead of no row."""
     values = spark.createDataFrame([(g, v) for g, vs in PERCENTILE_GROUPS.items() for v in vs], "g string, v long")
-    permille = {"p50": 500, "p90": 900, "p95": 950, "p99": 990}
     actual = values.groupBy("g").agg(F.sort_array(F.collect_list("v")).alias("vs")).select(
-        "g", *[nearest_rank("vs", p).alias(name) for name, p in permille.items()]
+        "g", *[nearest_rank("vs", p).alias(name) for name, p in PERCENTILE_PERMILLE.items()]
     )
     assert_table(actual, PERCENTILE_SCHEMA, PERCENTILE_ROWS + [("only_nulls", None, None, None, None)])
 
 
 def test_nearest_rank_percentiles(spark):
     values = spark.createDataFrame([(g, v) for g, vs in PERCENTILE_GROUPS.items() for v in vs], "g string, v long")
-    actual = agg_percentiles(values, ["g"], "v", {"p50": 500, "p90": 900, "p95": 950, "p99": 990})
+    actual = agg_percentiles(values, ["g"], "v", PERCENTILE_PERMILLE)
     assert_table(actual, PERCENTILE_SCHEMA, PERCENTILE_ROWS)  # a group with only nulls has no row
 
 
