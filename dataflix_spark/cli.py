@@ -9,8 +9,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from dataflix_spark.config import ConfigError, Settings, load_settings, parse_as_of, resolve_pepper
+from dataflix_spark.config import SOURCES, ConfigError, Settings, load_settings, parse_as_of, resolve_pepper
 from dataflix_spark.ops.lock import RunLockedError
+from dataflix_spark.sources import SourceError
 
 log = logging.getLogger("dataflix")
 
@@ -21,8 +22,9 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    # py4j logs every gateway call at INFO.
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    # py4j logs every gateway call at INFO, the Azure SDK every HTTP request and response.
+    for chatty in ("py4j", "azure", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the pipeline: source → bronze → silver → gold")
-    run.add_argument("--input", help="folder with content/, subscriptions/, playback_events/, recommendations/")
+    run.add_argument("--source", choices=SOURCES,
+                     help="where documents come from: local JSON Lines files (default) or Cosmos DB")
+    run.add_argument("--input", help="local source: folder with content/, subscriptions/, playback_events/, "
+                                     "recommendations/")
+    run.add_argument("--cosmos-emulator", action="store_true",
+                     help="Cosmos DB source: accept a local emulator's self-signed certificate (also "
+                          "DATAFLIX_COSMOS_EMULATOR=1)")
     run.add_argument("--lakehouse", help="lakehouse root for the Delta tables (default ./lakehouse)")
     run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: today, UTC)")
     run.add_argument("--conf", help="YAML settings file (see conf/)")
@@ -58,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--users", type=int, default=1000)
     demo.add_argument("--days", type=int, default=30)
     demo.add_argument("--master", help="Spark master URL")
+
+    seed = commands.add_parser(
+        "seed", help="load local JSON documents into the configured Cosmos DB account (demos and tests)")
+    seed.add_argument("--input", required=True, help="folder with content/, subscriptions/, playback_events/, "
+                                                     "recommendations/ (as `dataflix generate` writes)")
+    seed.add_argument("--conf", help="YAML settings file (see conf/): its cosmos block")
+    seed.add_argument("--cosmos-emulator", action="store_true",
+                      help="accept a local emulator's self-signed certificate (also DATAFLIX_COSMOS_EMULATOR=1)")
+    seed.add_argument("--workers", type=int, default=4, help="requests in flight at once (default 4)")
 
     dash = commands.add_parser("dashboard", help="write the gold tables' dashboard as one self-contained HTML file")
     dash.add_argument("--lakehouse", help="lakehouse root holding gold/ (default ./lakehouse)")
@@ -102,7 +119,7 @@ def _check_lakehouse(lakehouse: str) -> str:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {"spark": {"master": getattr(args, "master", None)}}
+    overrides = {"spark": {"master": getattr(args, "master", None)}, "source": getattr(args, "source", None)}
     if getattr(args, "progress_bar", False):
         overrides["spark"]["show_progress_bar"] = True
     for name in ("input", "lakehouse"):
@@ -111,15 +128,36 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "conf", None), overrides)
 
 
+def _cosmos_account(settings: Settings, args: argparse.Namespace):
+    from dataflix_spark.sources.cosmos import databricks_secret, resolve_account
+
+    return resolve_account(settings.cosmos, emulator=getattr(args, "cosmos_emulator", False),
+                           secret_lookup=databricks_secret)
+
+
+def _source(settings: Settings, args: argparse.Namespace):
+    """The run's document source, its settings checked before Spark starts."""
+    if settings.source == "cosmos":
+        from dataflix_spark.sources.cosmos import CosmosSource
+
+        return "", CosmosSource(_cosmos_account(settings, args), settings.cosmos)
+    from dataflix_spark.sources.local_json import LocalJsonSource
+
+    input_dir = _check_input(settings.input)
+    return input_dir, LocalJsonSource(input_dir)
+
+
 def command_run(args: argparse.Namespace) -> int:
     from dataflix_spark.pipeline import RunOptions, run
     from dataflix_spark.session import check_java, get_spark
 
     settings = _settings(args)
     as_of = parse_as_of(args.as_of)
+    input_dir, source = _source(settings, args)
     check_java()
     opts = RunOptions(
-        input_dir=_check_input(settings.input),
+        input_dir=input_dir,
+        source=source,
         lakehouse=_check_lakehouse(settings.lakehouse),
         as_of=as_of,
         pepper=resolve_pepper(),
@@ -134,7 +172,7 @@ def command_run(args: argparse.Namespace) -> int:
         # One warm JVM for every run: a small run in it skips the start-up and JIT warm-up a new process pays.
         if not all(c.balanced() for c in counts):
             log.error("the last run's counts do not balance (see ops/run_log); watching on")
-        log.info("watching %s: next run in %g s", opts.input_dir, args.watch)
+        log.info("watching %s: next run in %g s", source.describe(), args.watch)
         time.sleep(args.watch)
         # Without --as-of the date is today's at each run; --full-refresh rebuilds once, at the first.
         opts = replace(opts, as_of=parse_as_of(args.as_of), full_refresh=False)
@@ -178,6 +216,17 @@ def command_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_seed(args: argparse.Namespace) -> int:
+    from dataflix_spark.sources.cosmos_seed import seed
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    _check_input(args.input)
+    account = _cosmos_account(_settings(args), args)
+    seed(account, args.input, workers=args.workers, progress=log.info)
+    return 0
+
+
 def command_dashboard(args: argparse.Namespace) -> int:
     from dataflix_spark.serving.dashboard import write_dashboard
     from dataflix_spark.session import get_spark
@@ -199,7 +248,7 @@ def command_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "run": command_run, "generate": command_generate, "demo": command_demo, "dashboard": command_dashboard,
+    "run": command_run, "seed": command_seed, "generate": command_generate, "demo": command_demo, "dashboard": command_dashboard,
     "serve": command_serve,
 }
 
@@ -215,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     except RunLockedError as exc:
         print(f"dataflix: error: {exc}", file=sys.stderr)
         return 3
+    except SourceError as exc:
+        print(f"dataflix: error: {exc}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("dataflix: interrupted", file=sys.stderr)
         return 130

@@ -46,10 +46,48 @@ class QoeThresholds:
             raise ConfigError(f"qoe.startup_p90_ms must be a whole number of milliseconds >= 0, got {startup!r}")
 
 
+SOURCES = ("local", "cosmos")
+COSMOS_READERS = ("datasource", "connector")
+COSMOS_AUTH = ("auto", "key", "service_principal", "managed_identity")
+COSMOS_PRIORITIES = ("Low", "High")
+
+
+@dataclass(frozen=True)
+class CosmosConfig:
+    """The `cosmos:` block: everything about the account that is not a secret (secrets: sources/cosmos.py)."""
+
+    reader: str = "datasource"  # the PyPI data source; `connector`: the JVM connector's cosmos.oltp
+    endpoint: str | None = None  # DATAFLIX_COSMOS_ENDPOINT wins
+    database: str = "dataflix"  # DATAFLIX_COSMOS_DATABASE wins
+    auth: str = "auto"  # a key when DATAFLIX_COSMOS_KEY is set, else a service principal, else an error
+    emulator: bool = False  # accept a local emulator's self-signed certificate
+    overlap_seconds: int = 300  # each read starts this long before the last mark (replication lag, 1 s `_ts`)
+    target_ru_per_second: int | None = None
+    priority: str | None = None
+    page_size: int | None = None
+    max_retries: int | None = None  # the data source's retries after the SDK's own (default 8)
+    retry_max_backoff_seconds: float | None = None
+    secret_scope: str | None = None  # Databricks: read `cosmos-key` from this secret scope
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("reader", COSMOS_READERS), ("auth", COSMOS_AUTH)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"cosmos.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.priority is not None and self.priority not in COSMOS_PRIORITIES:
+            raise ConfigError(f"cosmos.priority must be Low or High, got {self.priority!r}")
+        for name in ("overlap_seconds", "target_ru_per_second", "page_size", "max_retries"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ConfigError(f"cosmos.{name} must be a whole number >= 0, got {value!r}")
+        if self.page_size == 0 or self.target_ru_per_second == 0:
+            raise ConfigError("cosmos.page_size and cosmos.target_ru_per_second must be above 0 when set")
+
+
 @dataclass
 class Settings:
     spark: SparkSettings = field(default_factory=SparkSettings)
     qoe: QoeThresholds = field(default_factory=QoeThresholds)
+    cosmos: CosmosConfig = field(default_factory=CosmosConfig)
     source: str = "local"
     input: str | None = None
     lakehouse: str = "./lakehouse"
@@ -83,10 +121,15 @@ def load_settings(conf_file: str | None = None, overrides: dict[str, Any] | None
     data = _merge(data, overrides or {})
     spark = data.pop("spark", {}) or {}
     qoe = data.pop("qoe", {}) or {}
+    cosmos = data.pop("cosmos", {}) or {}
     try:
-        return Settings(spark=SparkSettings(**spark), qoe=QoeThresholds(**qoe), **data)
+        settings = Settings(spark=SparkSettings(**spark), qoe=QoeThresholds(**qoe), cosmos=CosmosConfig(**cosmos),
+                            **data)
     except TypeError as exc:
         raise ConfigError(f"unknown or invalid setting in {conf_file or 'flags'}: {exc}") from None
+    if settings.source not in SOURCES:
+        raise ConfigError(f"unknown source {settings.source!r}: use one of {', '.join(SOURCES)}")
+    return settings
 
 
 def parse_as_of(text: str | None, today: dt.date | None = None) -> dt.date:

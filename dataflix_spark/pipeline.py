@@ -30,7 +30,7 @@ from dataflix_spark.ops.concurrent import run_concurrently
 from dataflix_spark.ops.gold_state import last_gold_state, record_gold_state, silver_versions
 from dataflix_spark.ops.lock import gold_build_interrupted, gold_build_marker, run_lock
 from dataflix_spark.ops.progress import Progress
-from dataflix_spark.schemas import CONTAINERS, SOURCE_FILES_SCHEMA
+from dataflix_spark.schemas import CONTAINERS
 from dataflix_spark.silver.conform import rank_versions, to_silver_rows
 from dataflix_spark.silver.validate import accepted, keep_text_of_quarantined, parse_documents, quarantined
 from dataflix_spark.sinks.delta import (
@@ -45,7 +45,8 @@ from dataflix_spark.sinks.delta import (
     table_exists,
     upsert_newer,
 )
-from dataflix_spark.sources.local_json import file_key, list_container_files, read_json_lines
+from dataflix_spark.sources import NewRows, Source
+from dataflix_spark.sources.local_json import LocalJsonSource
 
 log = logging.getLogger("dataflix")
 
@@ -53,14 +54,15 @@ log = logging.getLogger("dataflix")
 # the days of the daily aggregates), not all history.
 SILVER_PARTITIONS = {"playback_events": ["event_date"]}
 
-# Containers are ingested at once but share the ops tables (quarantine, source files): two replaceWhere commits
-# on one at the same time, or two first appends that both create it, would conflict (Delta's optimistic
-# concurrency), so they take turns.
+# Containers are ingested at once but share the quarantine table: two replaceWhere commits on it at the same time,
+# or two first appends that both create it, would conflict (Delta's optimistic concurrency), so they take turns.
 _SHARED_OPS_WRITES = threading.Lock()
 
 
 @dataclass(frozen=True)
 class RunOptions:
+    """One run's settings. `source` is where documents come from; without it, the JSON Lines under `input_dir`."""
+
     input_dir: str
     lakehouse: str
     as_of: dt.date
@@ -68,6 +70,10 @@ class RunOptions:
     run_id: str = ""
     full_refresh: bool = False
     qoe: QoeThresholds = QoeThresholds()
+    source: Source | None = None
+
+    def document_source(self) -> Source:
+        return self.source if self.source is not None else LocalJsonSource(self.input_dir)
 
     def with_run_id(self) -> "RunOptions":
         if self.run_id:
@@ -84,72 +90,30 @@ def _sql_list(values: list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-@dataclass(frozen=True)
-class BronzeInventory:
-    """What bronze holds for a container: its source files (normalised) and the runs that wrote them;
-    `unrecorded`: the (run, file) pairs of bronze missing from ops/source_files."""
-
-    files: frozenset[str] = frozenset()
-    runs: frozenset[str] = frozenset()
-    unrecorded: frozenset[tuple[str, str]] = frozenset()
-
-
-def bronze_inventory(spark: SparkSession, lake: Lakehouse, container: str) -> BronzeInventory:
-    """The files recorded in ops/source_files, plus a pass over the bronze rows of any run not recorded there
-    (killed between its bronze append and its record, or from before the record existed). Every bronze file
-    holds one run's rows, so Delta skips the recorded runs' files by their `run_id` statistics.
-    Collects one row per *file* ingested, not per document."""
-    if not table_exists(spark, lake.bronze(container)):
-        return BronzeInventory()
-    recorded: list = []
-    if table_exists(spark, lake.ops("source_files")):
-        recorded = (read_table(spark, lake.ops("source_files")).where(F.col("container") == container)
-                    .select("run_id", "source_file").distinct().collect())
-    runs = sorted({r["run_id"] for r in recorded})
-    bronze = read_table(spark, lake.bronze(container))
-    others = bronze.where(~F.col("run_id").isin(runs)) if runs else bronze
-    unrecorded = {(p["run_id"], file_key(p["source_file"]))
-                  for p in others.select("run_id", "source_file").distinct().collect()}
-    pairs = {(r["run_id"], r["source_file"]) for r in recorded} | unrecorded
-    return BronzeInventory(files=frozenset(f for _, f in pairs), runs=frozenset(r for r, _ in pairs),
-                           unrecorded=frozenset(unrecorded))
-
-
-def record_source_files(spark: SparkSession, lake: Lakehouse, container: str, pairs: list[tuple[str, str]]) -> None:
-    """Appends (run, normalised file) pairs to ops/source_files."""
-    if pairs:
-        rows = spark.createDataFrame([(run_id, container, f) for run_id, f in sorted(pairs)], SOURCE_FILES_SCHEMA)
-        with _SHARED_OPS_WRITES:
-            append_table(rows, lake.ops("source_files"))
-
-
-def unlogged_runs(spark: SparkSession, lake: Lakehouse, container: str, inventory: BronzeInventory) -> list[str]:
+def unlogged_runs(spark: SparkSession, lake: Lakehouse, container: str, bronze_runs: frozenset[str]) -> list[str]:
     """Runs with rows in bronze but no run-log row for this container: runs that were killed."""
     logged: set[str] = set()
-    if inventory.runs and table_exists(spark, lake.ops("run_log")):
+    if bronze_runs and table_exists(spark, lake.ops("run_log")):
         rows = read_table(spark, lake.ops("run_log")).where(F.col("container") == container).select("run_id")
         logged = {row[0] for row in rows.distinct().collect()}
-    return sorted(inventory.runs - logged)
+    return sorted(bronze_runs - logged)
 
 
-def ingest_container(spark: SparkSession, opts: RunOptions, container: str, progress: Progress) -> ContainerCounts:
-    """New files → bronze; then this run's (and any killed run's) bronze rows are validated,
+def ingest_container(spark: SparkSession, opts: RunOptions, container: str, taken: NewRows,
+                     progress: Progress) -> ContainerCounts:
+    """The source's new rows → bronze; then this run's (and any killed run's) bronze rows are validated,
     quarantined and merged into silver. With `full_refresh`, all of bronze rebuilds silver."""
     lake = Lakehouse(opts.lakehouse)
     started = _now()
-    inventory = bronze_inventory(spark, lake, container)
-    pending = unlogged_runs(spark, lake, container, inventory)
-    listed = list_container_files(spark, opts.input_dir, container)
-    files = [f for f in listed if file_key(f) not in inventory.files]
-    if files:
-        append_table(read_json_lines(spark, files).transform(to_bronze(container, opts.run_id, started)),
-                     lake.bronze(container))
-    # After the bronze append: a run killed in between leaves its files unrecorded, and the next run's
-    # inventory finds them in bronze (and records them then).
-    record_source_files(spark, lake, container,
-                        sorted(inventory.unrecorded) + [(opts.run_id, file_key(f)) for f in files])
-    if not (files or pending or opts.full_refresh) or not table_exists(spark, lake.bronze(container)):
-        progress.stage(f"{container}: no new files")
+    pending = unlogged_runs(spark, lake, container, taken.bronze_runs)
+    if taken.rows is not None:
+        append_table(taken.rows.transform(to_bronze(container, opts.run_id, started)), lake.bronze(container))
+        progress.stage(f"{container}: bronze appended ({taken.label})")
+    # Only now: a run killed before this line has taken nothing, and its bronze rows (if any) are found by
+    # the next run's source and processed as a killed run's.
+    taken.commit()
+    if not (taken.rows is not None or pending or opts.full_refresh) or not table_exists(spark, lake.bronze(container)):
+        progress.stage(f"{container}: nothing new")
         return ContainerCounts(opts.run_id, container, 0, 0, 0, 0, 0, started, _now())
     bronze = read_table(spark, lake.bronze(container))
     runs = sorted(set(pending) | {opts.run_id})
@@ -199,7 +163,7 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, prog
     )
     resumed = f" (+ rows of {len(pending)} unfinished earlier run(s))" if pending else ""
     progress.stage(
-        f"{container}: {len(files)} new files{resumed}, {counts.read:,} read, {counts.accepted:,} accepted, "
+        f"{container}: {taken.label if taken.rows is not None else 'nothing new'}{resumed}, {counts.read:,} read, {counts.accepted:,} accepted, "
         f"{counts.quarantined:,} quarantined, {counts.duplicates:,} duplicates"
     )
     return counts
@@ -257,6 +221,15 @@ def _silver_changes(spark: SparkSession, lake: Lakehouse, opts: RunOptions) -> g
     return gold_build.SilverChanges(**changes, as_of_changed=state.as_of != opts.as_of)
 
 
+def take_all(spark: SparkSession, lake: Lakehouse, source: Source, run_id: str, progress: Progress) -> dict[str, NewRows]:
+    """Every container's new rows, asked of the source before anything is written: a source that fails for one
+    container (an account gone mid-read) leaves every table as it was."""
+    taken = run_concurrently(spark, *(partial(source.take, spark, lake, c, run_id) for c in CONTAINERS),
+                             on_error=lambda result: result.release())
+    progress.stage("source: " + ", ".join(f"{c} {t.label}" for c, t in zip(CONTAINERS, taken)))
+    return dict(zip(CONTAINERS, taken))
+
+
 def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
     """One pipeline run over the input folder; returns the per-container accounting."""
     opts = opts.with_run_id()
@@ -264,13 +237,20 @@ def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
     with run_lock(opts.lakehouse, opts.run_id):
         progress = Progress()
         mode = "full refresh" if opts.full_refresh else "incremental"
-        log.info("run %s (%s): input %s, lakehouse %s, as-of %s", opts.run_id, mode, opts.input_dir,
+        source = opts.document_source()
+        log.info("run %s (%s): %s, lakehouse %s, as-of %s", opts.run_id, mode, source.describe(),
                  opts.lakehouse, opts.as_of)
-        # The catalogue (first of CONTAINERS) before the others, which are ingested at once: the events'
-        # unknown-content count reads it.
-        catalogue, *others = CONTAINERS
-        counts = [ingest_container(spark, opts, catalogue, progress)]
-        counts += run_concurrently(spark, *(partial(ingest_container, spark, opts, c, progress) for c in others))
+        taken = take_all(spark, lake, source, opts.run_id, progress)
+        try:
+            # The catalogue (first of CONTAINERS) before the others, which are ingested at once: the events'
+            # unknown-content count reads it.
+            catalogue, *others = CONTAINERS
+            counts = [ingest_container(spark, opts, catalogue, taken[catalogue], progress)]
+            counts += run_concurrently(
+                spark, *(partial(ingest_container, spark, opts, c, taken[c], progress) for c in others))
+        finally:
+            for rows in taken.values():
+                rows.release()
         if _gold_is_current(spark, lake, opts, counts):
             progress.stage("gold is current: no new documents and the same as-of date as the last run")
             append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))

@@ -282,6 +282,18 @@ SOURCE_FILES_SCHEMA = T.StructType(
     ]
 )
 
+# The Cosmos DB source's high-water marks (sources/cosmos.py): one row per run and container that read something.
+COSMOS_MARKS_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("container", T.StringType(), False),
+        T.StructField("source", T.StringType(), False),  # cosmos://<host>/<database>/<container>
+        T.StructField("high_water_ts", T.LongType(), True),  # the greatest _ts in bronze from this source
+        T.StructField("new_versions", T.LongType(), True),  # null: a killed run's row, recorded by a later run
+        T.StructField("recorded_at", T.TimestampType(), False),
+    ]
+)
+
 RUN_LOG_SCHEMA = T.StructType(
     [
         T.StructField("run_id", T.StringType(), False),

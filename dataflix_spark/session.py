@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import zipfile
 
@@ -47,6 +48,25 @@ def check_java() -> None:
         raise ConfigError("Java was not found: Spark 4 needs Java 17 or later (install it or set JAVA_HOME)")
     if version < 17:
         raise ConfigError(f"Java {version} found, but Spark 4 needs Java 17 or later (set JAVA_HOME)")
+
+
+# Spark redacts conf values (UI, event log) whose *names* match spark.redaction.regex, by default
+# `(?i)secret|password|token|access[.]?key`: the Cosmos DB key's names (`account_key`, `spark.cosmos.accountKey`)
+# do not match it, so they are added; data source options printed in plans are redacted by the second regex.
+REDACTION = {
+    "spark.redaction.regex": r"(?i)secret|password|token|access[.]?key|account[._]?key|accountkey|client[._]?secret",
+    "spark.sql.redaction.options.regex": r"(?i)url|key|secret|password|token",
+}
+# Python workers (the Cosmos DB data source's reads) with an emulator's self-signed certificate: urllib3 warns on
+# every request. The warning is the same for each and says nothing the run's own line does not.
+QUIET_WORKER_WARNINGS = "ignore:Unverified HTTPS request,ignore:tls_verify=false"
+
+
+def _python_workers() -> dict[str, str]:
+    """Spark's Python workers run this interpreter (its packages: the Cosmos DB data source), quietly."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYTHONWARNINGS", QUIET_WORKER_WARNINGS)
+    return {"spark.executorEnv.PYTHONWARNINGS": os.environ["PYTHONWARNINGS"]}
 
 
 def _resource(name: str) -> str:
@@ -93,6 +113,8 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) 
         "spark.sql.files.maxPartitionBytes": "64m",
         "spark.driver.memory": settings.driver_memory,
         "spark.ui.showConsoleProgress": str(settings.show_progress_bar).lower(),
+        **REDACTION,
+        **_python_workers(),
         **settings.conf,
     }
     if (settings.master or "").startswith("local") and not launched_by_spark_submit:

@@ -14,12 +14,14 @@ from pyspark import inheritable_thread_target
 from pyspark.sql import SparkSession
 
 
-def run_concurrently(spark: SparkSession, *steps: Callable[[], Any]) -> list[Any]:
+def run_concurrently(spark: SparkSession, *steps: Callable[[], Any],
+                     on_error: Callable[[Any], None] | None = None) -> list[Any]:
     """Runs `steps` at once and returns their results, in order.
 
     Every step runs to its end before the first error, if any, is raised: a step stopped half way
     would leave its table as a killed run does (at its previous version), but a finished step is
-    simply done, and the caller's recovery (the gold build marker) covers both.
+    simply done, and the caller's recovery (the gold build marker) covers both. Before that error is
+    raised, `on_error` is given each result of the steps that did finish (to release what they hold).
     """
     if len(steps) <= 1:
         return [step() for step in steps]
@@ -27,6 +29,10 @@ def run_concurrently(spark: SparkSession, *steps: Callable[[], Any]) -> list[Any
         # Each thread runs in its own JVM thread (PySpark's pinned thread mode), with the caller's local properties.
         futures = [pool.submit(inheritable_thread_target(spark)(step)) for step in steps]
         wait(futures)
+    if on_error is not None and any(future.exception() is not None for future in futures):
+        for future in futures:
+            if future.exception() is None:
+                on_error(future.result())
     return [future.result() for future in futures]
 
 

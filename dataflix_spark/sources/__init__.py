@@ -1,0 +1,54 @@
+"""Sources: where the documents come from. Each source is one module answering, per container, two questions:
+which rows are new since the last run, and how to record that they were taken (only after bronze holds them).
+
+The pipeline asks those questions through `Source.take` and knows no files or accounts:
+- `local_json.LocalJsonSource`: JSON Lines files, tracked by path in `ops/source_files` (as Auto Loader does);
+- `cosmos.CosmosSource`: an Azure Cosmos DB account, a `_ts` high-water mark per container in `ops/cosmos_marks`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # the CLI imports SourceError before it knows whether PySpark is installed
+    from pyspark.sql import DataFrame, SparkSession
+
+    from dataflix_spark.lakehouse import Lakehouse
+
+
+class SourceError(Exception):
+    """The source cannot be read (unreachable, credentials refused, container missing, throttled past the
+    retries): reported as one line, nothing committed."""
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class NewRows:
+    """What a source found for one container.
+
+    rows: the new documents as `raw` (the document's text) and `source_file` (provenance), or None;
+    label: what they are, for the progress line ("3 new files", "1,204 new versions");
+    bronze_runs: the runs whose rows bronze holds for the container (also those of killed runs);
+    commit: records what was taken; the pipeline calls it only after the bronze append is committed;
+    release: frees what the source staged (called once the container is done, or on failure).
+    """
+
+    rows: DataFrame | None
+    label: str
+    bronze_runs: frozenset[str] = frozenset()
+    commit: Callable[[], None] = _nothing
+    release: Callable[[], None] = _nothing
+
+
+class Source(Protocol):
+    """A place documents come from (see the module docstring)."""
+
+    def describe(self) -> str:
+        """Where the documents come from, for the run's first log line (no secret in it)."""
+
+    def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
+        """The container's rows not in bronze yet; reading them must not write anything."""

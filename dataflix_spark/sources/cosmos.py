@@ -1,0 +1,313 @@
+"""The Azure Cosmos DB source: the four containers of one database, read through a Spark data source.
+
+Two readers, chosen by `cosmos.reader`:
+- `datasource` (default): the PyPI package `cosmosdb-spark-datasource`, a PySpark Python data source (one Spark
+  task per feed range, the document as JSON text in `body`). Runs on any Spark 4.0+, Databricks serverless too.
+- `connector`: the JVM Azure Cosmos DB Spark connector's `cosmos.oltp` (`_rawBody`), for clusters that install its
+  Maven library. Not served by the Maven Central reachable from our build machines: its options are unit-tested,
+  it has never run here.
+
+Incremental reads: `ops/cosmos_marks` keeps, per container, the greatest `_ts` bronze holds from this account
+(the high-water mark). A run reads `_ts >= mark - overlap` (server-side query, and the same filter in Spark:
+a server that answers the filter wrongly still gives the right rows), drops the versions bronze holds already
+(same id and `_ts`), and records the new mark only after its bronze append is committed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
+from urllib.parse import urlparse
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from dataflix_spark.config import ConfigError, CosmosConfig
+from dataflix_spark.lakehouse import Lakehouse
+from dataflix_spark.schemas import COSMOS_MARKS_SCHEMA
+from dataflix_spark.sinks.delta import append_table, read_table, table_exists
+from dataflix_spark.sources import NewRows, SourceError
+
+log = logging.getLogger("dataflix")
+
+ENDPOINT_ENV = "DATAFLIX_COSMOS_ENDPOINT"
+KEY_ENV = "DATAFLIX_COSMOS_KEY"
+DATABASE_ENV = "DATAFLIX_COSMOS_DATABASE"
+TENANT_ENV = "DATAFLIX_COSMOS_TENANT_ID"
+CLIENT_ENV = "DATAFLIX_COSMOS_CLIENT_ID"
+CLIENT_SECRET_ENV = "DATAFLIX_COSMOS_CLIENT_SECRET"
+EMULATOR_ENV = "DATAFLIX_COSMOS_EMULATOR"
+SECRET_SCOPE_KEY = "cosmos-key"
+# The local emulator's well-known key, published by Microsoft; only ever used with the emulator setting.
+EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+
+# The contract's containers and their partition keys (docs/documents.md).
+PARTITION_KEYS = {
+    "content": "/contentId",
+    "subscriptions": "/userId",
+    "playback_events": "/userId",
+    "recommendations": "/userId",
+}
+
+_TRUE = ("1", "true", "yes", "on")
+# azure-cosmos never verifies the certificate of these hosts (it takes them for the local emulator), so the data
+# source's tls_verify=false, which logs a warning in every Python worker, is only set for other emulator hosts.
+SDK_UNVERIFIED_HOSTS = ("localhost", "127.0.0.1")
+_MARK_WRITES = threading.Lock()  # the containers record their marks at once into one table
+
+
+@dataclass(frozen=True)
+class CosmosAccount:
+    """Where and how to connect, resolved once at the entry point. The secrets never reach `repr`."""
+
+    endpoint: str
+    database: str
+    auth_type: str  # key | service_principal | default (managed identity, DefaultAzureCredential)
+    key: str | None = field(default=None, repr=False)
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    emulator: bool = False
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.endpoint).netloc or self.endpoint
+
+    def location(self, container: str) -> str:
+        """The provenance kept in bronze's `source_file`: `cosmos://<host>/<database>/<container>`."""
+        return f"cosmos://{self.host}/{self.database}/{container}"
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.key, self.client_secret) if s]
+
+
+def databricks_secret(scope: str, key: str) -> str | None:
+    """A secret from a Databricks secret scope; None elsewhere (only Databricks runtimes have dbutils)."""
+    try:
+        from pyspark.dbutils import DBUtils  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return DBUtils(SparkSession.builder.getOrCreate()).secrets.get(scope=scope, key=key)
+
+
+def resolve_account(config: CosmosConfig, environ: dict[str, str] | None = None, emulator: bool = False,
+                    secret_lookup: Callable[[str, str], str | None] | None = None) -> CosmosAccount:
+    """The account from conf and the environment (which wins); one-line ConfigError when something is missing."""
+    env = os.environ if environ is None else environ
+    endpoint = env.get(ENDPOINT_ENV) or config.endpoint
+    if not endpoint:
+        raise ConfigError(f"no Cosmos DB endpoint: set {ENDPOINT_ENV} (or cosmos.endpoint in the --conf file)")
+    parsed = urlparse(endpoint)
+    if parsed.scheme not in ("https", "http") or not parsed.netloc:
+        raise ConfigError(f"the Cosmos DB endpoint must be an https:// URL, got {endpoint!r}")
+    emulator = emulator or config.emulator or env.get(EMULATOR_ENV, "").lower() in _TRUE
+    if parsed.scheme == "http" and not emulator:
+        raise ConfigError("an http:// Cosmos DB endpoint is only for a local emulator (--cosmos-emulator)")
+    database = env.get(DATABASE_ENV) or config.database
+    key = env.get(KEY_ENV)
+    if not key and config.secret_scope and secret_lookup is not None:
+        key = secret_lookup(config.secret_scope, SECRET_SCOPE_KEY)
+    principal = {name: env.get(name) for name in (TENANT_ENV, CLIENT_ENV, CLIENT_SECRET_ENV)}
+    auth = config.auth
+    if auth == "auto":
+        auth = "key" if key else "service_principal" if any(principal.values()) else "key" if emulator else None
+    if auth is None:
+        raise ConfigError(f"no Cosmos DB credentials: set {KEY_ENV}, or {TENANT_ENV}, {CLIENT_ENV} and "
+                          f"{CLIENT_SECRET_ENV}, or cosmos.auth: managed_identity in the --conf file")
+    base = {"endpoint": endpoint, "database": database, "emulator": emulator}
+    if auth == "key":
+        if not key and emulator:
+            log.warning("%s is not set: using the local emulator's published key", KEY_ENV)
+            key = EMULATOR_KEY
+        if not key:
+            raise ConfigError(f"cosmos.auth is key but {KEY_ENV} is not set")
+        return CosmosAccount(auth_type="key", key=key, **base)
+    if auth == "service_principal":
+        missing = [name for name, value in principal.items() if not value]
+        if missing:
+            raise ConfigError(f"a service principal needs {', '.join(missing)} (environment)")
+        return CosmosAccount(auth_type="service_principal", tenant_id=principal[TENANT_ENV],
+                             client_id=principal[CLIENT_ENV], client_secret=principal[CLIENT_SECRET_ENV], **base)
+    return CosmosAccount(auth_type="default", **base)
+
+
+def since_query(since: int | None) -> str:
+    return "SELECT * FROM c" if since is None else f"SELECT * FROM c WHERE c._ts >= {int(since)}"
+
+
+def datasource_options(account: CosmosAccount, config: CosmosConfig, container: str, since: int | None) -> dict[str, str]:
+    """Options of `spark.read.format("cosmosdb")` (cosmosdb-spark-datasource) for one container."""
+    opts = {"endpoint": account.endpoint, "database": account.database, "container": container,
+            "auth_type": account.auth_type}
+    if account.auth_type == "key":
+        opts["account_key"] = account.key or ""
+    elif account.auth_type == "service_principal":
+        opts.update(tenant_id=account.tenant_id or "", client_id=account.client_id or "",
+                    client_secret=account.client_secret or "")
+    if account.emulator and urlparse(account.endpoint).hostname not in SDK_UNVERIFIED_HOSTS:
+        opts["tls_verify"] = "false"
+    if since is not None:
+        opts["query"] = "SELECT * FROM c WHERE c._ts >= @since"
+        opts["query_parameters"] = json.dumps([{"name": "@since", "value": int(since)}])
+    settings = {"target_ru_per_second": config.target_ru_per_second, "priority": config.priority,
+                "page_size": config.page_size, "max_retries": config.max_retries,
+                "retry_max_backoff_seconds": config.retry_max_backoff_seconds}
+    opts.update({name: str(value) for name, value in settings.items() if value is not None})
+    return opts
+
+
+def connector_options(account: CosmosAccount, config: CosmosConfig, container: str, since: int | None) -> dict[str, str]:
+    """Options of the JVM connector's `spark.read.format("cosmos.oltp")`: raw documents (`_rawBody`, `id`, `_ts`)."""
+    opts = {"spark.cosmos.accountEndpoint": account.endpoint, "spark.cosmos.database": account.database,
+            "spark.cosmos.container": container, "spark.cosmos.read.inferSchema.enabled": "false",
+            "spark.cosmos.read.customQuery": since_query(since),
+            "spark.cosmos.applicationName": "dataflix"}
+    if account.auth_type == "key":
+        opts["spark.cosmos.accountKey"] = account.key or ""
+    elif account.auth_type == "service_principal":
+        opts.update({"spark.cosmos.auth.type": "ServicePrincipal", "spark.cosmos.account.tenantId": account.tenant_id or "",
+                     "spark.cosmos.auth.aad.clientId": account.client_id or "",
+                     "spark.cosmos.auth.aad.clientSecret": account.client_secret or ""})
+    else:
+        opts["spark.cosmos.auth.type"] = "ManagedIdentity"
+    if config.page_size is not None:
+        opts["spark.cosmos.read.maxItemCount"] = str(config.page_size)
+    if config.target_ru_per_second is not None or config.priority is not None:
+        # Local throughput control (no global control container): caps this job's reads only.
+        opts.update({"spark.cosmos.throughputControl.enabled": "true",
+                     "spark.cosmos.throughputControl.name": f"dataflix-{container}",
+                     "spark.cosmos.throughputControl.globalControl.useDedicatedContainer": "false"})
+        if config.target_ru_per_second is not None:
+            opts["spark.cosmos.throughputControl.targetThroughput"] = str(config.target_ru_per_second)
+        if config.priority is not None:
+            opts["spark.cosmos.throughputControl.priorityLevel"] = config.priority
+    return opts
+
+
+def register_datasource(spark: SparkSession) -> None:
+    try:
+        from cosmosdb_datasource import CosmosDBDataSource
+    except ImportError:
+        raise ConfigError("the Cosmos DB data source is not installed: pip install 'dataflix-spark[cosmos]' "
+                          "(or set cosmos.reader: connector on a cluster with the Maven connector)") from None
+    spark.dataSource.register(CosmosDBDataSource)
+
+
+def read_documents(spark: SparkSession, account: CosmosAccount, config: CosmosConfig, container: str,
+                   since: int | None) -> DataFrame:
+    """The container's documents with `_ts >= since` (all when None) as `id`, `_ts`, `raw` (the document's JSON)."""
+    if config.reader == "connector":
+        read = spark.read.format("cosmos.oltp").options(**connector_options(account, config, container, since)).load()
+        documents = read.select("id", F.col("_ts").cast("long").alias("_ts"), F.col("_rawBody").alias("raw"))
+    else:
+        register_datasource(spark)
+        read = spark.read.format("cosmosdb").options(**datasource_options(account, config, container, since)).load()
+        documents = read.select("id", "_ts", F.col("body").alias("raw"))
+    # Again in Spark: the server-side filter is only an optimisation (a local emulator answers it wrongly).
+    return documents if since is None else documents.where(F.col("_ts") >= F.lit(since))
+
+
+_FAILURES = (
+    # Status codes only where the SDK names them: a traceback's line numbers hold such numbers too.
+    (re.compile(r"(Status code|Code): 40[13]\b|Unauthorized|Forbidden|authorization token", re.I),
+     "the credentials were refused (check DATAFLIX_COSMOS_KEY or the service principal's data-plane role)"),
+    (re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLError|certificate verify", re.I),
+     "its TLS certificate is not trusted (a local emulator? use --cosmos-emulator)"),
+    (re.compile(r"(Status code|Code): 404\b|NotFound|Resource Not Found|does not exist", re.I),
+     "the database or the container does not exist"),
+    (re.compile(r"(Status code|Code): 429\b|TooManyRequests|Request rate is large", re.I),
+     "throttled (HTTP 429) past the retries: raise the container's RU/s, or lower cosmos.target_ru_per_second"),
+    (re.compile(r"Connection refused|Failed to establish|ServiceRequestError|ServiceResponseError|"
+                r"Name or service not known|RemoteDisconnected|Connection aborted|Connection reset|"
+                r"Max retries exceeded|timed out|ConnectionError|Temporary failure in name resolution", re.I),
+     "the account is unreachable or stopped answering (check DATAFLIX_COSMOS_ENDPOINT and the network)"),
+)
+
+
+def describe_failure(error: BaseException, account: CosmosAccount, container: str) -> str:
+    """One line naming the account and the container, never a secret."""
+    text = str(error)
+    for secret in account.secrets():
+        text = text.replace(secret, "***")
+    reason = next((why for pattern, why in _FAILURES if pattern.search(text)), None)
+    if reason is None:
+        last = [line.strip() for line in text.splitlines() if line.strip()]
+        reason = "the read failed: " + (last[-1][:200] if last else type(error).__name__)
+    return f"Cosmos DB account {account.host}, database {account.database}, container {container}: {reason}"
+
+
+def last_mark(spark: SparkSession, lake: Lakehouse, container: str, location: str) -> int | None:
+    """The greatest `_ts` bronze holds for the container from this account (None: nothing read yet)."""
+    if not table_exists(spark, lake.ops("cosmos_marks")):
+        return None
+    marks = read_table(spark, lake.ops("cosmos_marks")).where(
+        (F.col("container") == container) & (F.col("source") == location))
+    return marks.agg(F.max("high_water_ts")).head()[0]
+
+
+def _recorded_runs(spark: SparkSession, lake: Lakehouse, container: str) -> set[str]:
+    if not table_exists(spark, lake.ops("cosmos_marks")):
+        return set()
+    rows = read_table(spark, lake.ops("cosmos_marks")).where(F.col("container") == container).select("run_id")
+    return {row[0] for row in rows.distinct().collect()}
+
+
+def record_mark(spark: SparkSession, lake: Lakehouse, rows: list[tuple]) -> None:
+    with _MARK_WRITES:
+        append_table(spark.createDataFrame(rows, COSMOS_MARKS_SCHEMA), lake.ops("cosmos_marks"))
+
+
+@dataclass(frozen=True)
+class CosmosSource:
+    """The database's four containers (named as the contract's containers)."""
+
+    account: CosmosAccount
+    config: CosmosConfig = CosmosConfig()
+
+    def describe(self) -> str:
+        return f"Cosmos DB {self.account.host}/{self.account.database} ({self.config.reader})"
+
+    def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
+        location = self.account.location(container)
+        mark = last_mark(spark, lake, container, location)
+        since = None if mark is None else mark - self.config.overlap_seconds
+        log.info("%s: reading %s (%s)", container, location, "every document" if since is None else f"_ts >= {since}")
+        try:
+            read = read_documents(spark, self.account, self.config, container, since)
+            # Read once, here (the fault, if any, surfaces now, before anything is written); on disk, as the
+            # local source's batch is (10M documents' text overflowed a 4 GiB heap in memory).
+            staged = read.persist(StorageLevel.DISK_ONLY)
+            returned, high = staged.agg(F.count(F.lit(1)), F.max("_ts")).head()
+        except ConfigError:
+            raise
+        except Exception as error:  # noqa: BLE001 - Py4J, analysis and Python worker errors alike
+            raise SourceError(describe_failure(error, self.account, container)) from None
+        recorded = _recorded_runs(spark, lake, container)
+        new, bronze_runs = staged, set(recorded)
+        if table_exists(spark, lake.bronze(container)):
+            bronze = read_table(spark, lake.bronze(container))
+            # Killed runs' rows are in bronze without a mark; their versions are not read again.
+            unmarked = bronze.where(~F.col("run_id").isin(sorted(recorded))) if recorded else bronze
+            bronze_runs |= {row[0] for row in unmarked.select("run_id").distinct().collect()}
+            held = bronze if since is None else bronze.where(F.col("cosmos_ts") >= since)
+            held = held.select(F.col("doc_id").alias("id"), F.col("cosmos_ts").alias("_ts"))
+            new = staged.join(held, on=["id", "_ts"], how="left_anti")
+        count = new.count() if returned else 0
+        new_mark = max(v for v in (mark, high) if v is not None) if returned else mark
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        marks = [(run_id, container, location, new_mark, count, now)] if count or new_mark != mark else []
+        marks += [(run, container, location, new_mark, None, now) for run in sorted(bronze_runs - recorded)]
+        return NewRows(
+            rows=new.select("raw", F.lit(location).alias("source_file")) if count else None,
+            label=f"{count:,} new versions",
+            bronze_runs=frozenset(bronze_runs),
+            commit=partial(record_mark, spark, lake, marks) if marks else (lambda: None),
+            release=staged.unpersist,
+        )

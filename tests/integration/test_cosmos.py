@@ -1,0 +1,352 @@
+"""`dataflix run --source cosmos` against a real Cosmos DB API server (cosmium on 127.0.0.1).
+
+The same documents give the same gold from Cosmos DB as from files; a later run reads exactly the new
+versions; a run killed at any point, or a server that dies mid-read, commits nothing half and the next
+run is right; the key is in no log, event log or table.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from deltalake import DeltaTable
+
+from dataflix_spark.config import CosmosConfig
+from dataflix_spark.generate import generate
+from dataflix_spark.gold.build import GOLD_TABLES
+from dataflix_spark.pipeline import RunOptions, run
+from dataflix_spark.schemas import CONTAINERS
+from dataflix_spark.sources import SourceError
+from dataflix_spark.sources.cosmos import CosmosAccount, CosmosSource
+from dataflix_spark.sources.cosmos_seed import seed
+from tests.integration.cosmium import Cosmium
+
+AS_OF = "2026-10-31"
+PEPPER = "cosmos-pepper"
+# Any base64 text signs requests (cosmium does not check them): unique, so that a leak is found by a search.
+KEY = base64.b64encode(b"dataflix-test-key-" + os.urandom(24)).decode()
+# A short overlap: the second round is seeded seconds after the first, and its read must still skip the
+# first round's versions (by the Spark-side `_ts` filter, since cosmium answers `_ts` filters with everything).
+CONFIG = CosmosConfig(emulator=True, overlap_seconds=1, max_retries=1, retry_max_backoff_seconds=0.5)
+
+
+def _account(server: Cosmium, database: str) -> CosmosAccount:
+    return CosmosAccount(endpoint=server.endpoint, database=database, auth_type="key", key=KEY, emulator=True)
+
+
+def _env(server: Cosmium, database: str) -> dict[str, str]:
+    return {**os.environ, "DATAFLIX_PEPPER": PEPPER, "DATAFLIX_COSMOS_ENDPOINT": server.endpoint,
+            "DATAFLIX_COSMOS_DATABASE": database, "DATAFLIX_COSMOS_KEY": KEY}
+
+
+def _conf(folder: Path, **cosmos) -> Path:
+    """A --conf file: the test's cosmos settings (and any extra spark conf)."""
+    spark_conf = cosmos.pop("spark_conf", {})
+    path = folder / f"cosmos-{len(list(folder.glob('cosmos-*.yaml')))}.yaml"
+    settings = {"source": "cosmos", "cosmos": {"overlap_seconds": CONFIG.overlap_seconds, "max_retries": 1,
+                                               "retry_max_backoff_seconds": 0.5, **cosmos},
+                "spark": {"master": "local[2]", "conf": {"spark.ui.enabled": "false", **spark_conf}}}
+    path.write_text(json.dumps(settings))  # JSON is YAML
+    return path
+
+
+def _options(lakehouse: Path, source=None, input_dir: Path | None = None) -> RunOptions:
+    return RunOptions(input_dir=str(input_dir or ""), lakehouse=str(lakehouse), as_of=dt.date.fromisoformat(AS_OF),
+                      pepper=PEPPER, source=source)
+
+
+def _later_versions(folder: Path, all_docs: Path) -> None:
+    """Round two's extra file: a cancellation (a newer version of an open subscription) and a newer version of
+    a round-one event (moved later in its session)."""
+    subs = [json.loads(line) for line in (all_docs / "subscriptions" / "subscriptions.jsonl").read_text().splitlines()
+            if line.startswith("{")]
+    cancelled = {s["id"] for s in subs if s.get("status") == "cancelled"}
+    sub = next(s for s in subs if s.get("status") == "active" and s.get("endDate") is None
+               and s["id"] not in cancelled and not s["id"].startswith("sub-bad"))
+    sub = {**sub, "status": "cancelled", "cancelledAt": "2026-10-30T12:00:00Z", "endDate": "2026-10-31",
+           "autoRenew": False, "_ts": sub["_ts"] + 10_000_000}
+    first_day = sorted((all_docs / "playback_events").iterdir())[0]
+    events = []
+    for line in first_day.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    event = next(e for e in events if e.get("eventType") == "pause" and not str(e.get("id")).startswith("e-bad"))
+    moved = {**event, "positionSec": event["positionSec"] + 30, "_ts": event["_ts"] + 10_000_000}
+    (folder / "subscriptions").mkdir(parents=True, exist_ok=True)
+    (folder / "playback_events").mkdir(parents=True, exist_ok=True)
+    (folder / "subscriptions" / "zz-later.jsonl").write_text(json.dumps(sub) + "\n")
+    (folder / "playback_events" / "zz-later.jsonl").write_text(json.dumps(moved) + "\n")
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory):
+    """Generated documents in two rounds: round one all but the last day's events and lists; round two that
+    day and newer versions of round-one documents. `all` holds both (the local reference's input)."""
+    root = tmp_path_factory.mktemp("cosmos-docs")
+    generate(str(root / "all"), users=30, days=4, seed=17, titles=15, bad_rate=0.03, duplicate_rate=0.05)
+    _later_versions(root / "round2", root / "all")
+    for path in sorted((root / "all").rglob("*.jsonl")):
+        last_day = path.name.endswith(f"{AS_OF}.jsonl")
+        target = root / ("round2" if last_day else "round1") / path.relative_to(root / "all")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    for path in (root / "round2").rglob("zz-later.jsonl"):
+        shutil.copy(path, root / "all" / path.relative_to(root / "round2"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_reference(spark, documents, tmp_path_factory):
+    """Local-source runs over the same documents: round one, and everything."""
+    root = tmp_path_factory.mktemp("cosmos-local")
+    run(spark, _options(root / "round1", input_dir=documents / "round1"))
+    run(spark, _options(root / "all", input_dir=documents / "all"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def server():
+    cosmium = Cosmium().start()
+    yield cosmium
+    cosmium.kill()
+
+
+def _dataflix(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dataflix_spark.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def rounds(spark, server, documents, tmp_path_factory):
+    """Round one seeded and run as a user does (`dataflix seed`, `dataflix run --source cosmos`, with Spark's event
+    log on); then in-process: round two seeded and run, and a re-run with nothing new."""
+    root = tmp_path_factory.mktemp("cosmos-rounds")
+    env = _env(server, "rounds")
+    seeded = _dataflix("seed", "--input", str(documents / "round1"), "--cosmos-emulator", env=env, timeout=300)
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    lakehouse, events = root / "lakehouse", root / "eventlog"
+    events.mkdir()
+    conf = _conf(root, spark_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(events)})
+    first = _dataflix("run", "--source", "cosmos", "--cosmos-emulator", "--lakehouse", str(lakehouse), "--as-of", AS_OF,
+                      "--conf", str(conf), env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    shutil.copytree(lakehouse, root / "after-round1")
+
+    source = CosmosSource(_account(server, "rounds"), CONFIG)
+    time.sleep(1.1)  # round two's `_ts` (seconds) after round one's mark
+    second_seed = seed(source.account, str(documents / "round2"), progress=lambda line: None)
+    second = run(spark, _options(lakehouse, source))
+    versions = {name: DeltaTable(str(lakehouse / "gold" / name)).version() for name in GOLD_TABLES}
+    third = run(spark, _options(lakehouse, source))
+    return {"root": root, "lakehouse": lakehouse, "first": first, "seeded": seeded, "second": second,
+            "second_seed": second_seed, "third": third, "versions": versions, "eventlog": events}
+
+
+def _gold(spark, lakehouse: Path, name: str):
+    return spark.read.format("delta").load(str(lakehouse / "gold" / name))
+
+
+def _assert_same_gold(spark, lakehouse: Path, reference: Path, names=GOLD_TABLES) -> None:
+    for name in names:
+        assert_df_equality(_gold(spark, lakehouse, name), _gold(spark, reference, name), ignore_row_order=True,
+                           ignore_nullable=True)
+
+
+@pytest.mark.parametrize("name", GOLD_TABLES)
+def test_first_run_gold_equals_the_local_run_over_the_same_documents(spark, rounds, local_reference, name):
+    _assert_same_gold(spark, rounds["root"] / "after-round1", local_reference / "round1", [name])
+
+
+@pytest.mark.parametrize("name", GOLD_TABLES)
+def test_second_run_gold_equals_a_full_run_over_both_rounds(spark, rounds, local_reference, name):
+    _assert_same_gold(spark, rounds["lakehouse"], local_reference / "all", [name])
+
+
+def test_second_run_reads_exactly_the_new_versions(rounds):
+    stored = {c.container: c.stored for c in rounds["second_seed"]}
+    read = {c.container: c.read for c in rounds["second"]}
+    assert read == stored, (read, stored)
+    assert stored["subscriptions"] == 1 and stored["playback_events"] > 1
+    assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in rounds["second"])
+
+
+def test_a_rerun_reads_nothing_and_changes_nothing(rounds):
+    assert all(c.read == c.accepted == c.quarantined == c.duplicates == 0 for c in rounds["third"])
+    lakehouse = rounds["lakehouse"]
+    assert {name: DeltaTable(str(lakehouse / "gold" / name)).version() for name in GOLD_TABLES} == rounds["versions"]
+
+
+def test_bronze_keeps_the_document_text_its_ts_and_where_it_came_from(rounds, server):
+    bronze = DeltaTable(str(rounds["lakehouse"] / "bronze" / "subscriptions")).to_pandas()
+    assert set(bronze["source_file"]) == {f"cosmos://127.0.0.1:{server.port}/rounds/subscriptions"}
+    doc = json.loads(bronze["raw"].iloc[0])
+    assert doc["_ts"] == bronze["cosmos_ts"].iloc[0] and doc["id"] == bronze["doc_id"].iloc[0]
+    # One row per version: the cancellation's older version (round one) and its newer one (round two).
+    assert bronze.groupby(["doc_id", "cosmos_ts"]).size().max() == 1
+
+
+def test_the_run_summary_balances_and_the_marks_are_recorded(rounds):
+    log = DeltaTable(str(rounds["lakehouse"] / "ops" / "run_log")).to_pandas()
+    assert len(log) == 3 * len(CONTAINERS)
+    assert (log["read"] == log["accepted"] + log["quarantined"] + log["duplicates"]).all()
+    marks = DeltaTable(str(rounds["lakehouse"] / "ops" / "cosmos_marks")).to_pandas()
+    bronze_ts = {c: DeltaTable(str(rounds["lakehouse"] / "bronze" / c)).to_pandas()["cosmos_ts"].max()
+                 for c in CONTAINERS}
+    assert marks.groupby("container")["high_water_ts"].max().to_dict() == bronze_ts
+
+
+def test_the_key_is_in_no_log_event_log_or_table(rounds):
+    assert KEY not in rounds["first"].stderr + rounds["first"].stdout + rounds["seeded"].stderr
+    logs = [p for p in rounds["eventlog"].rglob("*") if p.is_file()]
+    assert logs, "Spark wrote no event log"
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert "cosmosdb" in text  # the log does record the Cosmos DB reads
+        assert KEY not in text
+    for table in sorted(p.parent for p in rounds["lakehouse"].rglob("_delta_log")):
+        frame = DeltaTable(str(table)).to_pandas()
+        for column in frame.columns:
+            assert not frame[column].astype(str).str.contains(KEY, regex=False).any(), (table, column)
+    assert not any(KEY.encode() in p.read_bytes() for p in rounds["lakehouse"].rglob("*") if p.is_file())
+
+
+def test_first_run_prints_its_source_and_one_line_per_stage_without_warnings(rounds):
+    stderr = rounds["first"].stderr
+    assert "Cosmos DB 127.0.0.1:" in stderr and "/rounds (datasource)" in stderr
+    assert "InsecureRequestWarning" not in stderr and "Unverified HTTPS request" not in stderr
+    assert "Traceback" not in stderr
+
+
+# --- faults ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crash_database(server, documents):
+    """Round one's documents in a database of their own, for the runs that are killed."""
+    seed(_account(server, "crash"), str(documents / "round1"), progress=lambda line: None)
+    return "crash"
+
+
+def _kill_when(process: subprocess.Popen, marker: str, timeout: float = 600) -> str:
+    """Reads the run's log until `marker` appears, then SIGKILLs its whole process group (Python and JVM)."""
+    seen, deadline = [], time.monotonic() + timeout
+    for line in process.stderr:
+        seen.append(line)
+        if marker in line or time.monotonic() > deadline:
+            break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    text = "".join(seen)
+    assert marker in text, text[-2000:]
+    return text
+
+
+@pytest.mark.parametrize(
+    "marker", ["playback_events: reading", "playback_events: bronze appended"],
+    ids=["killed-during-the-cosmos-read", "killed-right-after-the-bronze-append"])
+def test_a_killed_run_loses_nothing_and_doubles_nothing(spark, server, crash_database, local_reference, tmp_path,
+                                                         marker):
+    lakehouse = tmp_path / "lakehouse"
+    # One document a page: the read of a container lasts long enough to be killed in the middle of it.
+    conf = _conf(tmp_path, page_size=1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dataflix_spark.cli", "run", "--source", "cosmos", "--cosmos-emulator", "--lakehouse",
+         str(lakehouse), "--as-of", AS_OF, "--conf", str(conf)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+        env=_env(server, crash_database))
+    _kill_when(process, marker)
+    if "reading" in marker:
+        assert not (lakehouse / "bronze").exists() and not (lakehouse / "ops" / "cosmos_marks").exists()
+    else:
+        assert DeltaTable(str(lakehouse / "bronze" / "playback_events")).to_pandas().shape[0] > 0
+    counts = run(spark, _options(lakehouse, CosmosSource(_account(server, crash_database), CONFIG)))
+    assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in counts)
+    _assert_same_gold(spark, lakehouse, local_reference / "round1")
+    bronze = DeltaTable(str(lakehouse / "bronze" / "playback_events")).to_pandas()
+    assert not bronze.duplicated(["doc_id", "cosmos_ts"]).any()
+
+
+class _KillOnRead(logging.Handler):
+    """Kills the server when the run starts reading `container` (the read then meets a dead account)."""
+
+    def __init__(self, server: Cosmium, container: str) -> None:
+        super().__init__()
+        self.server, self.marker = server, f"{container}: reading"
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.marker in record.getMessage():
+            time.sleep(0.5)
+            self.server.kill()
+
+
+def test_a_server_that_dies_mid_read_gives_one_clear_error_and_the_next_run_is_right(spark, documents,
+                                                                                       local_reference, tmp_path):
+    doomed = Cosmium().start()
+    try:
+        account = _account(doomed, "doomed")
+        seed(account, str(documents / "round1"), progress=lambda line: None)
+        lakehouse = tmp_path / "lakehouse"
+        killer = _KillOnRead(doomed, "playback_events")
+        logging.getLogger("dataflix").addHandler(killer)
+        slow = CosmosConfig(emulator=True, overlap_seconds=1, page_size=1, max_retries=1, retry_max_backoff_seconds=0.5)
+        try:
+            with pytest.raises(SourceError) as failure:
+                run(spark, _options(lakehouse, CosmosSource(account, slow)))
+        finally:
+            logging.getLogger("dataflix").removeHandler(killer)
+        message = str(failure.value)
+        assert "\n" not in message and KEY not in message
+        assert f"Cosmos DB account 127.0.0.1:{doomed.port}, database doomed, container playback_events:" in message
+        assert "unreachable" in message
+        assert not (lakehouse / "bronze").exists() and not (lakehouse / "ops").exists()
+        # The account is back (restored from the same documents): the next run gives the uninterrupted run's gold.
+        doomed.start()
+        seed(account, str(documents / "round1"), progress=lambda line: None)
+        run(spark, _options(lakehouse, CosmosSource(account, CONFIG)))
+        _assert_same_gold(spark, lakehouse, local_reference / "round1")
+    finally:
+        doomed.kill()
+
+
+def test_an_unreachable_account_is_one_line_and_exit_4(tmp_path):
+    port = Cosmium().port  # nothing listens there
+    env = {**os.environ, "DATAFLIX_PEPPER": PEPPER, "DATAFLIX_COSMOS_ENDPOINT": f"https://127.0.0.1:{port}/",
+           "DATAFLIX_COSMOS_KEY": KEY}
+    result = _dataflix("run", "--source", "cosmos", "--cosmos-emulator", "--lakehouse", str(tmp_path / "lh"),
+                       "--conf", str(_conf(tmp_path)), env=env, timeout=600)
+    assert result.returncode == 4, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("dataflix: error:")]
+    assert len(errors) == 1 and f"Cosmos DB account 127.0.0.1:{port}" in errors[0] and "unreachable" in errors[0]
+    assert KEY not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_missing_database_is_one_line_naming_it(spark, server, tmp_path):
+    source = CosmosSource(_account(server, "no-such-database"), CONFIG)
+    with pytest.raises(SourceError, match=r"database no-such-database, container \w+: the database or the container "
+                                          r"does not exist"):
+        run(spark, _options(tmp_path / "lakehouse", source))
+    assert not (tmp_path / "lakehouse" / "bronze").exists()
+
+
+def test_a_refused_key_is_one_line_without_the_key(spark, tmp_path):
+    guarded = Cosmium(auth=True).start()
+    try:
+        source = CosmosSource(_account(guarded, "dataflix"), CONFIG)
+        with pytest.raises(SourceError) as failure:
+            run(spark, _options(tmp_path / "lakehouse", source))
+        assert "the credentials were refused" in str(failure.value) and KEY not in str(failure.value)
+    finally:
+        guarded.kill()
