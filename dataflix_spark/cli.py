@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from dataflix_spark.config import SOURCES, ConfigError, Settings, load_settings, parse_as_of, resolve_pepper
@@ -128,11 +129,21 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "conf", None), overrides)
 
 
-def _cosmos_account(settings: Settings, args: argparse.Namespace):
-    from dataflix_spark.sources.cosmos import databricks_secret, resolve_account
+def _secret(settings: Settings):
+    """The settings' Databricks secret scope or Fabric key vault as a lookup by name (None without either)."""
+    from dataflix_spark.sources.cosmos import databricks_secret, fabric_secret
 
-    return resolve_account(settings.cosmos, emulator=getattr(args, "cosmos_emulator", False),
-                           secret_lookup=databricks_secret)
+    if settings.secret_scope:
+        return partial(databricks_secret, settings.secret_scope)
+    if settings.key_vault:
+        return partial(fabric_secret, settings.key_vault)
+    return None
+
+
+def _cosmos_account(settings: Settings, args: argparse.Namespace):
+    from dataflix_spark.sources.cosmos import resolve_account
+
+    return resolve_account(settings.cosmos, emulator=getattr(args, "cosmos_emulator", False), secret=_secret(settings))
 
 
 def _source(settings: Settings, args: argparse.Namespace):
@@ -160,7 +171,7 @@ def command_run(args: argparse.Namespace) -> int:
         source=source,
         lakehouse=_check_lakehouse(settings.lakehouse),
         as_of=as_of,
-        pepper=resolve_pepper(),
+        pepper=resolve_pepper(secret=_secret(settings)),
         full_refresh=args.full_refresh,
         qoe=settings.qoe,
     )

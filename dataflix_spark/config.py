@@ -6,7 +6,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -67,7 +67,6 @@ class CosmosConfig:
     page_size: int | None = None
     max_retries: int | None = None  # the data source's retries after the SDK's own (default 8)
     retry_max_backoff_seconds: float | None = None
-    secret_scope: str | None = None  # Databricks: read `cosmos-key` from this secret scope
 
     def __post_init__(self) -> None:
         for name, allowed in (("reader", COSMOS_READERS), ("auth", COSMOS_AUTH)):
@@ -89,6 +88,11 @@ class Settings:
     qoe: QoeThresholds = field(default_factory=QoeThresholds)
     cosmos: CosmosConfig = field(default_factory=CosmosConfig)
     source: str = "local"
+    # Databricks: the secrets not set in the environment come from this secret scope (keys `pepper`, `cosmos-key`,
+    # `cosmos-client-secret`), for serverless jobs, which take no environment variables.
+    secret_scope: str | None = None
+    # Fabric: the same, from this Azure Key Vault (https://<vault>.vault.azure.net/), with the same secret names.
+    key_vault: str | None = None
     input: str | None = None
     lakehouse: str = "./lakehouse"
 
@@ -142,9 +146,10 @@ def parse_as_of(text: str | None, today: dt.date | None = None) -> dt.date:
         raise ConfigError(f"--as-of must be a date YYYY-MM-DD, got {text!r}") from None
 
 
-def resolve_pepper(environ: dict[str, str] | None = None) -> str:
-    """The pepper for user keys; the public demo pepper (with a warning) when none is set."""
-    pepper = (environ if environ is not None else os.environ).get(PEPPER_ENV)
+def resolve_pepper(environ: dict[str, str] | None = None, secret: Callable[[str], str | None] | None = None) -> str:
+    """The pepper for user keys (environment, else the secret scope's `pepper`); the public demo pepper, with a
+    warning, when neither has one."""
+    pepper = (environ if environ is not None else os.environ).get(PEPPER_ENV) or (secret("pepper") if secret else None)
     if pepper:
         return pepper
     log.warning("%s is not set: using the public demo pepper, fit for local demos only", PEPPER_ENV)

@@ -44,7 +44,6 @@ TENANT_ENV = "DATAFLIX_COSMOS_TENANT_ID"
 CLIENT_ENV = "DATAFLIX_COSMOS_CLIENT_ID"
 CLIENT_SECRET_ENV = "DATAFLIX_COSMOS_CLIENT_SECRET"
 EMULATOR_ENV = "DATAFLIX_COSMOS_EMULATOR"
-SECRET_SCOPE_KEY = "cosmos-key"
 # The local emulator's well-known key, published by Microsoft; only ever used with the emulator setting.
 EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 
@@ -94,13 +93,31 @@ def databricks_secret(scope: str, key: str) -> str | None:
         from pyspark.dbutils import DBUtils  # type: ignore[import-not-found]
     except ImportError:
         return None
-    return DBUtils(SparkSession.builder.getOrCreate()).secrets.get(scope=scope, key=key)
+    try:
+        return DBUtils(SparkSession.builder.getOrCreate()).secrets.get(scope=scope, key=key)
+    except Exception:  # noqa: BLE001 - a key the scope does not hold: the caller says what is missing
+        return None
+
+
+def fabric_secret(vault: str, name: str) -> str | None:
+    """A secret from an Azure Key Vault through Fabric's notebookutils; None elsewhere or when it is missing."""
+    try:
+        import notebookutils  # type: ignore[import-not-found]
+
+        return notebookutils.credentials.getSecret(vault, name)
+    except Exception:  # noqa: BLE001 - not on Fabric, or no such secret: the caller says what is missing
+        return None
 
 
 def resolve_account(config: CosmosConfig, environ: dict[str, str] | None = None, emulator: bool = False,
-                    secret_lookup: Callable[[str, str], str | None] | None = None) -> CosmosAccount:
-    """The account from conf and the environment (which wins); one-line ConfigError when something is missing."""
-    env = os.environ if environ is None else environ
+                    secret: Callable[[str], str | None] | None = None) -> CosmosAccount:
+    """The account from conf and the environment (which wins); a secret missing from the environment is asked of
+    `secret` (a Databricks secret scope: `cosmos-key`, `cosmos-client-secret`). One-line ConfigError when
+    something is missing."""
+    env = dict(os.environ if environ is None else environ)
+    for name, scoped in ((KEY_ENV, "cosmos-key"), (CLIENT_SECRET_ENV, "cosmos-client-secret")):
+        if not env.get(name) and secret is not None:
+            env[name] = secret(scoped) or ""
     endpoint = env.get(ENDPOINT_ENV) or config.endpoint
     if not endpoint:
         raise ConfigError(f"no Cosmos DB endpoint: set {ENDPOINT_ENV} (or cosmos.endpoint in the --conf file)")
@@ -112,8 +129,6 @@ def resolve_account(config: CosmosConfig, environ: dict[str, str] | None = None,
         raise ConfigError("an http:// Cosmos DB endpoint is only for a local emulator (--cosmos-emulator)")
     database = env.get(DATABASE_ENV) or config.database
     key = env.get(KEY_ENV)
-    if not key and config.secret_scope and secret_lookup is not None:
-        key = secret_lookup(config.secret_scope, SECRET_SCOPE_KEY)
     principal = {name: env.get(name) for name in (TENANT_ENV, CLIENT_ENV, CLIENT_SECRET_ENV)}
     auth = config.auth
     if auth == "auto":

@@ -139,7 +139,8 @@ def rounds(spark, server, documents, tmp_path_factory):
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     lakehouse, events = root / "lakehouse", root / "eventlog"
     events.mkdir()
-    conf = _conf(root, spark_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(events)})
+    conf = _conf(root, spark_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(events),
+                                   "spark.eventLog.compress": "false"})  # readable by the test
     first = _dataflix("run", "--source", "cosmos", "--cosmos-emulator", "--lakehouse", str(lakehouse), "--as-of", AS_OF,
                       "--conf", str(conf), env=env)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -212,10 +213,9 @@ def test_the_key_is_in_no_log_event_log_or_table(rounds):
     assert KEY not in rounds["first"].stderr + rounds["first"].stdout + rounds["seeded"].stderr
     logs = [p for p in rounds["eventlog"].rglob("*") if p.is_file()]
     assert logs, "Spark wrote no event log"
-    for path in logs:
-        text = path.read_text(errors="replace")
-        assert "cosmosdb" in text  # the log does record the Cosmos DB reads
-        assert KEY not in text
+    text = "".join(path.read_text(errors="replace") for path in logs)
+    assert "BatchScan cosmosdb" in text  # the event log does record the Cosmos DB reads' plans
+    assert KEY not in text
     for table in sorted(p.parent for p in rounds["lakehouse"].rglob("_delta_log")):
         frame = DeltaTable(str(table)).to_pandas()
         for column in frame.columns:
@@ -254,29 +254,37 @@ def _kill_when(process: subprocess.Popen, marker: str, timeout: float = 600) -> 
     return text
 
 
-@pytest.mark.parametrize(
-    "marker", ["playback_events: reading", "playback_events: bronze appended"],
-    ids=["killed-during-the-cosmos-read", "killed-right-after-the-bronze-append"])
-def test_a_killed_run_loses_nothing_and_doubles_nothing(spark, server, crash_database, local_reference, tmp_path,
-                                                         marker):
-    lakehouse = tmp_path / "lakehouse"
-    # One document a page: the read of a container lasts long enough to be killed in the middle of it.
-    conf = _conf(tmp_path, page_size=1)
-    process = subprocess.Popen(
+def _start_cosmos_run(server: Cosmium, database: str, lakehouse: Path, conf: Path) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "-m", "dataflix_spark.cli", "run", "--source", "cosmos", "--cosmos-emulator", "--lakehouse",
          str(lakehouse), "--as-of", AS_OF, "--conf", str(conf)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
-        env=_env(server, crash_database))
-    _kill_when(process, marker)
-    if "reading" in marker:
-        assert not (lakehouse / "bronze").exists() and not (lakehouse / "ops" / "cosmos_marks").exists()
-    else:
-        assert DeltaTable(str(lakehouse / "bronze" / "playback_events")).to_pandas().shape[0] > 0
+        env=_env(server, database))
+
+
+def test_runs_killed_during_the_read_and_after_the_bronze_append_lose_nothing_and_double_nothing(
+        spark, server, crash_database, local_reference, tmp_path):
+    """SIGKILL during the Cosmos read (nothing written), then a second run SIGKILLed right after its first bronze
+    append (rows in bronze, no mark moved), then a run: the gold of an uninterrupted run, no version twice."""
+    lakehouse = tmp_path / "lakehouse"
+    # One document a page: the read of a container lasts long enough to be killed in the middle of it.
+    slow = _conf(tmp_path, page_size=1)
+    _kill_when(_start_cosmos_run(server, crash_database, lakehouse, slow), "playback_events: reading")
+    assert not (lakehouse / "bronze").exists() and not (lakehouse / "ops").exists()
+
+    _kill_when(_start_cosmos_run(server, crash_database, lakehouse, _conf(tmp_path)), ": bronze appended")
+    appended = [c for c in CONTAINERS if (lakehouse / "bronze" / c / "_delta_log").exists()]
+    assert appended and not (lakehouse / "ops" / "cosmos_marks").exists()
+
     counts = run(spark, _options(lakehouse, CosmosSource(_account(server, crash_database), CONFIG)))
     assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in counts)
     _assert_same_gold(spark, lakehouse, local_reference / "round1")
-    bronze = DeltaTable(str(lakehouse / "bronze" / "playback_events")).to_pandas()
-    assert not bronze.duplicated(["doc_id", "cosmos_ts"]).any()
+    for container in CONTAINERS:
+        bronze = DeltaTable(str(lakehouse / "bronze" / container)).to_pandas()
+        assert not bronze.duplicated(["doc_id", "cosmos_ts"]).any(), container
+    # The killed run's rows were processed by the run that found them, and logged: a next run reads nothing.
+    again = run(spark, _options(lakehouse, CosmosSource(_account(server, crash_database), CONFIG)))
+    assert [c.read for c in again] == [0, 0, 0, 0]
 
 
 class _KillOnRead(logging.Handler):
@@ -299,14 +307,17 @@ def test_a_server_that_dies_mid_read_gives_one_clear_error_and_the_next_run_is_r
         account = _account(doomed, "doomed")
         seed(account, str(documents / "round1"), progress=lambda line: None)
         lakehouse = tmp_path / "lakehouse"
-        killer = _KillOnRead(doomed, "playback_events")
-        logging.getLogger("dataflix").addHandler(killer)
+        killer, logger = _KillOnRead(doomed, "playback_events"), logging.getLogger("dataflix")
+        level = logger.level
+        logger.addHandler(killer)
+        logger.setLevel(logging.INFO)
         slow = CosmosConfig(emulator=True, overlap_seconds=1, page_size=1, max_retries=1, retry_max_backoff_seconds=0.5)
         try:
             with pytest.raises(SourceError) as failure:
                 run(spark, _options(lakehouse, CosmosSource(account, slow)))
         finally:
-            logging.getLogger("dataflix").removeHandler(killer)
+            logger.removeHandler(killer)
+            logger.setLevel(level)
         message = str(failure.value)
         assert "\n" not in message and KEY not in message
         assert f"Cosmos DB account 127.0.0.1:{doomed.port}, database doomed, container playback_events:" in message

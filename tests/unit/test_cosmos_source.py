@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dataflix_spark.config import ConfigError, CosmosConfig, load_settings
+from dataflix_spark.config import ConfigError, CosmosConfig, load_settings, resolve_pepper
 from dataflix_spark.sources.cosmos import (
     EMULATOR_KEY,
     CosmosAccount,
@@ -67,16 +67,15 @@ def test_the_emulator_takes_its_published_key_and_the_flag_or_the_environment_tu
     assert resolve_account(CosmosConfig(), {**env, "DATAFLIX_COSMOS_KEY": "mine"}, emulator=True).key == "mine"
 
 
-def test_a_databricks_secret_scope_gives_the_key():
-    asked = []
-
-    def lookup(scope: str, key: str) -> str:
-        asked.append((scope, key))
-        return "from-the-scope"
-
-    account = resolve_account(CosmosConfig(secret_scope="dataflix"), {"DATAFLIX_COSMOS_ENDPOINT": ENDPOINT},
-                              secret_lookup=lookup)
-    assert account.key == "from-the-scope" and asked == [("dataflix", "cosmos-key")]
+def test_a_databricks_secret_scope_gives_what_the_environment_lacks():
+    scope = {"cosmos-key": "from-the-scope", "pepper": "scoped-pepper"}
+    account = resolve_account(CosmosConfig(), {"DATAFLIX_COSMOS_ENDPOINT": ENDPOINT}, secret=scope.get)
+    assert account.key == "from-the-scope"
+    env_first = resolve_account(CosmosConfig(), {"DATAFLIX_COSMOS_ENDPOINT": ENDPOINT, "DATAFLIX_COSMOS_KEY": "env"},
+                                secret=scope.get)
+    assert env_first.key == "env"
+    assert resolve_pepper({}, secret=scope.get) == "scoped-pepper"
+    assert resolve_pepper({"DATAFLIX_PEPPER": "env-pepper"}, secret=scope.get) == "env-pepper"
 
 
 def test_secrets_never_reach_repr():
