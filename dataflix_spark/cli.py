@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the pipeline: source → bronze → silver → gold")
-    run.add_argument("--source", choices=SOURCES,
+    run.add_argument("--source", metavar="{" + ",".join(SOURCES) + "}",
                      help="where documents come from: local JSON Lines files (default) or Cosmos DB")
     run.add_argument("--input", help="local source: folder with content/, subscriptions/, playback_events/, "
                                      "recommendations/")

@@ -258,20 +258,15 @@ def describe_failure(error: BaseException, account: CosmosAccount, container: st
     return f"Cosmos DB account {account.host}, database {account.database}, container {container}: {reason}"
 
 
-def last_mark(spark: SparkSession, lake: Lakehouse, container: str, location: str) -> int | None:
-    """The greatest `_ts` bronze holds for the container from this account (None: nothing read yet)."""
+def read_marks(spark: SparkSession, lake: Lakehouse, container: str, location: str) -> tuple[int | None, set[str]]:
+    """The greatest `_ts` bronze holds for the container from this account (None: nothing read yet), and the runs
+    recorded for the container (one small row per run)."""
     if not table_exists(spark, lake.ops("cosmos_marks")):
-        return None
-    marks = read_table(spark, lake.ops("cosmos_marks")).where(
-        (F.col("container") == container) & (F.col("source") == location))
-    return marks.agg(F.max("high_water_ts")).head()[0]
-
-
-def _recorded_runs(spark: SparkSession, lake: Lakehouse, container: str) -> set[str]:
-    if not table_exists(spark, lake.ops("cosmos_marks")):
-        return set()
-    rows = read_table(spark, lake.ops("cosmos_marks")).where(F.col("container") == container).select("run_id")
-    return {row[0] for row in rows.distinct().collect()}
+        return None, set()
+    rows = (read_table(spark, lake.ops("cosmos_marks")).where(F.col("container") == container)
+            .select("run_id", "source", "high_water_ts").collect())
+    marks = [r["high_water_ts"] for r in rows if r["source"] == location and r["high_water_ts"] is not None]
+    return (max(marks) if marks else None), {r["run_id"] for r in rows}
 
 
 def record_mark(spark: SparkSession, lake: Lakehouse, rows: list[tuple]) -> None:
@@ -291,20 +286,21 @@ class CosmosSource:
 
     def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
         location = self.account.location(container)
-        mark = last_mark(spark, lake, container, location)
+        mark, recorded = read_marks(spark, lake, container, location)
         since = None if mark is None else mark - self.config.overlap_seconds
         log.info("%s: reading %s (%s)", container, location, "every document" if since is None else f"_ts >= {since}")
+        # Read once, here (the fault, if any, surfaces now, before anything is written); on disk, as the local
+        # source's batch is (10M documents' text overflowed a 4 GiB heap in memory).
+        staged = None
         try:
-            read = read_documents(spark, self.account, self.config, container, since)
-            # Read once, here (the fault, if any, surfaces now, before anything is written); on disk, as the
-            # local source's batch is (10M documents' text overflowed a 4 GiB heap in memory).
-            staged = read.persist(StorageLevel.DISK_ONLY)
+            staged = read_documents(spark, self.account, self.config, container, since).persist(StorageLevel.DISK_ONLY)
             returned, high = staged.agg(F.count(F.lit(1)), F.max("_ts")).head()
         except ConfigError:
             raise
         except Exception as error:  # noqa: BLE001 - Py4J, analysis and Python worker errors alike
+            if staged is not None:
+                staged.unpersist()
             raise SourceError(describe_failure(error, self.account, container)) from None
-        recorded = _recorded_runs(spark, lake, container)
         new, bronze_runs = staged, set(recorded)
         if table_exists(spark, lake.bronze(container)):
             bronze = read_table(spark, lake.bronze(container))

@@ -92,3 +92,27 @@ def test_job_entry_point_fails_as_a_wheel_task_would_call_it(tmp_path):
                             env={**os.environ, "DATAFLIX_PEPPER": "test-pepper"})
     assert result.returncode == 2 and "returned normally" not in result.stdout, result.stderr
     assert "input folder not found" in result.stderr
+
+
+def test_an_unknown_source_is_one_line(tmp_path):
+    result = dataflix("run", "--source", "mongodb", "--lakehouse", str(tmp_path / "lh"))
+    assert_one_line_error(result, "unknown source 'mongodb': use one of local, cosmos")
+
+
+def test_the_cosmos_source_without_an_endpoint_is_one_line(tmp_path):
+    env = {name: "" for name in os.environ if name.startswith("DATAFLIX_COSMOS_")}
+    result = dataflix("run", "--source", "cosmos", "--lakehouse", str(tmp_path / "lh"), env=env)
+    assert_one_line_error(result, "no Cosmos DB endpoint: set DATAFLIX_COSMOS_ENDPOINT")
+    assert not (tmp_path / "lh").exists()  # nothing done before the settings are checked
+
+
+def test_the_cosmos_source_without_credentials_is_one_line(tmp_path):
+    env = {"DATAFLIX_COSMOS_ENDPOINT": "https://acct.documents.azure.com:443/", "DATAFLIX_COSMOS_KEY": "",
+           "DATAFLIX_COSMOS_EMULATOR": ""}
+    result = dataflix("run", "--source", "cosmos", "--lakehouse", str(tmp_path / "lh"), env=env)
+    assert_one_line_error(result, "no Cosmos DB credentials: set DATAFLIX_COSMOS_KEY")
+
+
+def test_seed_without_an_input_folder_is_one_line(tmp_path):
+    result = dataflix("seed", "--input", str(tmp_path / "nope"))
+    assert_one_line_error(result, "input folder not found")
