@@ -301,16 +301,17 @@ class CosmosSource:
             if staged is not None:
                 staged.unpersist()
             raise SourceError(describe_failure(error, self.account, container)) from None
-        new, bronze_runs = staged, set(recorded)
+        new, bronze_runs, count = staged, set(recorded), returned
         if table_exists(spark, lake.bronze(container)):
             bronze = read_table(spark, lake.bronze(container))
-            # Killed runs' rows are in bronze without a mark; their versions are not read again.
+            # Killed runs' rows are in bronze without a mark: processed by this run, their versions not read again.
             unmarked = bronze.where(~F.col("run_id").isin(sorted(recorded))) if recorded else bronze
             bronze_runs |= {row[0] for row in unmarked.select("run_id").distinct().collect()}
-            held = bronze if since is None else bronze.where(F.col("cosmos_ts") >= since)
-            held = held.select(F.col("doc_id").alias("id"), F.col("cosmos_ts").alias("_ts"))
-            new = staged.join(held, on=["id", "_ts"], how="left_anti")
-        count = new.count() if returned else 0
+            if returned:
+                held = bronze if since is None else bronze.where(F.col("cosmos_ts") >= since)
+                held = held.select(F.col("doc_id").alias("id"), F.col("cosmos_ts").alias("_ts"))
+                new = staged.join(held, on=["id", "_ts"], how="left_anti")
+                count = new.count()
         new_mark = max(v for v in (mark, high) if v is not None) if returned else mark
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         marks = [(run_id, container, location, new_mark, count, now)] if count or new_mark != mark else []
