@@ -131,13 +131,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _secret(settings: Settings):
     """The settings' Databricks secret scope or Fabric key vault as a lookup by name (None without either)."""
+    if not (settings.secret_scope or settings.key_vault):
+        return None
     from dataflix_spark.sources.cosmos import databricks_secret, fabric_secret
 
     if settings.secret_scope:
         return partial(databricks_secret, settings.secret_scope)
-    if settings.key_vault:
-        return partial(fabric_secret, settings.key_vault)
-    return None
+    return partial(fabric_secret, settings.key_vault)
 
 
 def _cosmos_account(settings: Settings, args: argparse.Namespace):
@@ -259,7 +259,8 @@ def command_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "run": command_run, "seed": command_seed, "generate": command_generate, "demo": command_demo, "dashboard": command_dashboard,
+    "run": command_run, "seed": command_seed, "generate": command_generate, "demo": command_demo,
+    "dashboard": command_dashboard,
     "serve": command_serve,
 }
 

@@ -1,10 +1,10 @@
 """The batch job: source → bronze → silver → gold, with run accounting. `run` wires it; no logic here.
 
-Runs are incremental: a source file already in bronze is not read again, and bronze rows of a
-run that never logged (it was killed) are processed by the next run. Silver is merged (newest
-`_ts` per id wins) with a change feed; gold applies the silver changes since its last build
-(gold/build.py says which rows they reach), so gold after any sequence of runs equals one run over
-every document received so far. Gold is rebuilt in full on the first run, with `full_refresh`,
+Runs are incremental: the source gives only what bronze does not hold yet (sources/), every container's
+before anything is written, and bronze rows of a run that never logged (it was killed) are processed by the
+next run. Silver is merged (newest `_ts` per id wins) with a change feed; gold applies the silver
+changes since its last build (gold/build.py says which rows they reach), so gold after any sequence of
+runs equals one run over every document received so far. Gold is rebuilt in full on the first run, with `full_refresh`,
 after a changed catalogue, or when a killed run left a gold build unfinished.
 `full_refresh` rebuilds silver from all of bronze.
 """
@@ -162,8 +162,9 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, take
         resumed=tuple(pending),
     )
     resumed = f" (+ rows of {len(pending)} unfinished earlier run(s))" if pending else ""
+    taken_label = taken.label if taken.rows is not None else "nothing new"
     progress.stage(
-        f"{container}: {taken.label if taken.rows is not None else 'nothing new'}{resumed}, {counts.read:,} read, {counts.accepted:,} accepted, "
+        f"{container}: {taken_label}{resumed}, {counts.read:,} read, {counts.accepted:,} accepted, "
         f"{counts.quarantined:,} quarantined, {counts.duplicates:,} duplicates"
     )
     return counts
@@ -231,7 +232,7 @@ def take_all(spark: SparkSession, lake: Lakehouse, source: Source, run_id: str, 
 
 
 def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
-    """One pipeline run over the input folder; returns the per-container accounting."""
+    """One pipeline run over the options' source; returns the per-container accounting."""
     opts = opts.with_run_id()
     lake = Lakehouse(opts.lakehouse)
     with run_lock(opts.lakehouse, opts.run_id):

@@ -41,3 +41,24 @@ def write_hand_made(root: Path) -> None:
     cancelled = {**sub, "status": "cancelled", "endDate": "2026-09-30", "cancelledAt": "2026-09-12T08:00:00Z",
                  "autoRenew": False, "_ts": 1790000100}
     (root / "subscriptions" / "zz-hand.jsonl").write_text(json.dumps(cancelled) + "\n" + json.dumps(sub) + "\n")
+
+
+def read_documents(path: Path) -> list[dict]:
+    """The JSON documents of a JSON Lines file (the generator's invalid-JSON lines left out)."""
+    docs = []
+    for line in path.read_text().splitlines():
+        try:
+            docs.append(json.loads(line))
+        except ValueError:
+            continue
+    return docs
+
+
+def cancellation_of_an_open_subscription(folder: Path) -> dict:
+    """A newer version (`_ts` later) of a generated open-ended active subscription: cancelled on 2026-10-30."""
+    subs = read_documents(folder / "subscriptions" / "subscriptions.jsonl")
+    cancelled_ids = {s["id"] for s in subs if s.get("status") == "cancelled"}
+    sub = next(s for s in subs if s.get("status") == "active" and s.get("endDate") is None
+               and s["id"] not in cancelled_ids and not s["id"].startswith("sub-bad"))
+    return {**sub, "status": "cancelled", "cancelledAt": "2026-10-30T12:00:00Z", "endDate": "2026-10-31",
+            "autoRenew": False, "_ts": sub["_ts"] + 10_000_000}

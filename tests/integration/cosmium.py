@@ -1,4 +1,5 @@
-"""A real Cosmos DB API server for the tests: cosmium, built by `scripts/cosmium.sh build` (as .ci/run does).
+"""A real Cosmos DB API server for the tests: cosmium, built by `scripts/cosmium.sh build` (as .ci/run does; the
+first test that needs it builds it when it is missing, which needs Go).
 
 It listens on every interface (it has no bind flag); the tests send it traffic on 127.0.0.1 only.
 """
@@ -30,7 +31,11 @@ class Cosmium:
 
     def __init__(self, auth: bool = False) -> None:
         if not BINARY.is_file():
-            pytest.fail(f"cosmium is not built ({BINARY}): run scripts/cosmium.sh build", pytrace=False)
+            build = subprocess.run(["bash", str(REPO / "scripts" / "cosmium.sh"), "build"], capture_output=True,
+                                   text=True, timeout=1200)
+            if build.returncode != 0 or not BINARY.is_file():
+                pytest.fail(f"cosmium is not built ({BINARY}) and scripts/cosmium.sh build failed: "
+                            f"{build.stderr.strip()[-500:]}", pytrace=False)
         self.auth = auth
         self.port = free_port()
         self.process: subprocess.Popen | None = None

@@ -31,6 +31,7 @@ from dataflix_spark.schemas import CONTAINERS
 from dataflix_spark.sources import SourceError
 from dataflix_spark.sources.cosmos import CosmosAccount, CosmosSource
 from dataflix_spark.sources.cosmos_seed import seed
+from tests.integration.built import cancellation_of_an_open_subscription, read_documents
 from tests.integration.cosmium import Cosmium
 
 AS_OF = "2026-10-31"
@@ -70,20 +71,8 @@ def _options(lakehouse: Path, source=None, input_dir: Path | None = None) -> Run
 def _later_versions(folder: Path, all_docs: Path) -> None:
     """Round two's extra file: a cancellation (a newer version of an open subscription) and a newer version of
     a round-one event (moved later in its session)."""
-    subs = [json.loads(line) for line in (all_docs / "subscriptions" / "subscriptions.jsonl").read_text().splitlines()
-            if line.startswith("{")]
-    cancelled = {s["id"] for s in subs if s.get("status") == "cancelled"}
-    sub = next(s for s in subs if s.get("status") == "active" and s.get("endDate") is None
-               and s["id"] not in cancelled and not s["id"].startswith("sub-bad"))
-    sub = {**sub, "status": "cancelled", "cancelledAt": "2026-10-30T12:00:00Z", "endDate": "2026-10-31",
-           "autoRenew": False, "_ts": sub["_ts"] + 10_000_000}
-    first_day = sorted((all_docs / "playback_events").iterdir())[0]
-    events = []
-    for line in first_day.read_text().splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
+    sub = cancellation_of_an_open_subscription(all_docs)
+    events = read_documents(sorted((all_docs / "playback_events").iterdir())[0])
     event = next(e for e in events if e.get("eventType") == "pause" and not str(e.get("id")).startswith("e-bad"))
     moved = {**event, "positionSec": event["positionSec"] + 30, "_ts": event["_ts"] + 10_000_000}
     (folder / "subscriptions").mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from dataflix_spark.generate import generate
 from dataflix_spark.gold.build import GOLD_TABLES, WORK_TABLES
 from dataflix_spark.ops.lock import LOCK_NAME, RunLockedError
 from dataflix_spark.pipeline import RunOptions, run
+from tests.integration.built import cancellation_of_an_open_subscription, read_documents
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -30,27 +31,12 @@ def _copy(files: list[Path], source: Path, target: Path) -> None:
         shutil.copy(f, destination)
 
 
-def _documents(path: Path) -> list[dict]:
-    docs = []
-    for line in path.read_text().splitlines():
-        try:
-            docs.append(json.loads(line))
-        except ValueError:
-            continue  # the generator's invalid-JSON lines
-    return docs
-
-
 def _late_documents(folder: Path) -> None:
     """A later file: a cancellation (newer version of an open subscription), a re-delivered event,
     and a late event for an already published session, carrying an unknown new field."""
-    subs = _documents(folder / "subscriptions" / "subscriptions.jsonl")
-    cancelled_ids = {s["id"] for s in subs if s.get("status") == "cancelled"}
-    sub = next(s for s in subs if s.get("status") == "active" and s.get("endDate") is None
-               and s["id"] not in cancelled_ids and not s["id"].startswith("sub-bad"))
-    cancelled = {**sub, "status": "cancelled", "cancelledAt": "2026-10-30T12:00:00Z", "endDate": "2026-10-31",
-                 "autoRenew": False, "_ts": sub["_ts"] + 10_000_000}
+    cancelled = cancellation_of_an_open_subscription(folder)
     events_file = sorted((folder / "playback_events").iterdir())[0]
-    event = next(e for e in _documents(events_file) if e.get("eventType") == "play" and not e["id"].startswith("e-bad"))
+    event = next(e for e in read_documents(events_file) if e.get("eventType") == "play" and not e["id"].startswith("e-bad"))
     late = {**event, "id": event["id"] + "-late", "eventType": "pause", "llmInteraction": {"prompt": "hi"}}
     (folder / "subscriptions" / "zz-late.jsonl").write_text(json.dumps(cancelled) + "\n")
     (folder / "playback_events" / "zz-late.jsonl").write_text(json.dumps(event) + "\n" + json.dumps(late) + "\n")
