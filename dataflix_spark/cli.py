@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import logging
+import shutil
 import sys
 import time
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 from dataflix_spark.config import SOURCES, ConfigError, Settings, load_settings, parse_as_of, resolve_pepper
 from dataflix_spark.ops.lock import RunLockedError
@@ -28,66 +31,136 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dataflix", description="DataFlix analytics pipeline (PySpark + Delta Lake)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True)
+class _Help(argparse.HelpFormatter):
+    """Help that shows a flag's default when it has one (not for switches and flags without one)."""
 
-    run = commands.add_parser("run", help="run the pipeline: source → bronze → silver → gold")
-    run.add_argument("--source", metavar="{" + ",".join(SOURCES) + "}",
-                     help="where documents come from: local JSON Lines files (default) or Cosmos DB")
-    run.add_argument("--input", help="local source: folder with content/, subscriptions/, playback_events/, "
-                                     "recommendations/")
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (`dataflix: error: …`) rather than usage text and a message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"dataflix: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind, low, high=None, low_open=False, high_open=False):
+    """An argparse type: a number of `kind` in [low, high] (or an open end); the message names the range."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+        below = value <= low if low_open else value < low
+        above = high is not None and (value >= high if high_open else value > high)
+        if below or above or value != value:  # the last: NaN
+            span = f"{'>' if low_open else '>='} {low:g}" + ("" if high is None else
+                                                             f" and {'<' if high_open else '<='} {high:g}")
+            raise argparse.ArgumentTypeError(f"must be {span}, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+_COUNT = _number(int, 1)
+_RATE = _number(float, 0, 1, high_open=True)
+_FOLDERS = "content/, subscriptions/, playback_events/, recommendations/"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dataflix", description="DataFlix analytics pipeline (PySpark + Delta Lake): documents "
+                                                  "from local JSON Lines files or Cosmos DB → bronze → silver → gold.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, and Spark's start-up output")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=description,
+                                   formatter_class=_Help)
+
+    run = command("run", "run the pipeline: source → bronze → silver → gold",
+                  "Reads the documents the lakehouse does not hold yet (local JSON Lines files, or a Cosmos DB "
+                  "account), validates and de-duplicates them into silver, and brings the gold tables up to date. "
+                  "A run with nothing new changes nothing. Exit codes: 0 done, 1 counts did not balance, 2 bad "
+                  "flags or settings, 3 another run holds the lakehouse, 4 the source failed.")
+    run.add_argument("--source", metavar="{" + ",".join(SOURCES) + "}", default=None,
+                     help="where documents come from: local JSON Lines files or Cosmos DB (default: the --conf "
+                          "file's source:, else local)")
+    run.add_argument("--input", help="local source (required with it, here or as input: in --conf): folder with "
+                                     + _FOLDERS)
     run.add_argument("--cosmos-emulator", action="store_true",
                      help="Cosmos DB source: accept a local emulator's self-signed certificate (also "
                           "DATAFLIX_COSMOS_EMULATOR=1)")
-    run.add_argument("--lakehouse", help="lakehouse root for the Delta tables (default ./lakehouse)")
+    run.add_argument("--lakehouse", help="lakehouse root for the Delta tables (default: --conf's lakehouse:, "
+                                         "else ./lakehouse)")
     run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: today, UTC)")
     run.add_argument("--conf", help="YAML settings file (see conf/)")
-    run.add_argument("--master", help="Spark master URL, e.g. local[2] or spark://host:7077")
+    run.add_argument("--master", help="Spark master URL, e.g. local[2] or spark://host:7077 (default: --conf's, "
+                                      "else local[*])")
     run.add_argument("--full-refresh", action="store_true", help="rebuild silver and gold from all of bronze")
     run.add_argument("--progress-bar", action="store_true", help="show Spark's own progress bar")
-    run.add_argument("--watch", type=float, metavar="SECONDS",
-                     help="keep running: after each run, wait SECONDS and run again over the folder (stop: Ctrl-C)")
+    run.add_argument("--watch", type=_number(float, 0), metavar="SECONDS",
+                     help="keep running: after each run, wait SECONDS and run again (stop: Ctrl-C)")
 
-    gen = commands.add_parser("generate", help="write realistic synthetic source documents")
+    gen = command("generate", "write realistic synthetic source documents",
+                  "Writes synthetic documents as JSON Lines, one folder per container (" + _FOLDERS + "), "
+                  "with a share of bad and duplicate documents, for demos, tests and benchmarks.")
     gen.add_argument("--out", required=True, help="output folder")
-    gen.add_argument("--users", type=int, default=1000)
-    gen.add_argument("--days", type=int, default=30)
-    gen.add_argument("--titles", type=int, default=60)
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--bad-rate", type=float, default=0.01)
-    gen.add_argument("--duplicate-rate", type=float, default=0.02)
-    gen.add_argument("--end-date", help="last day of generated activity YYYY-MM-DD (default 2026-10-31)")
+    gen.add_argument("--users", type=_COUNT, default=1000, help="users")
+    gen.add_argument("--days", type=_COUNT, default=30, help="days of activity, ending on --end-date")
+    gen.add_argument("--titles", type=_COUNT, default=60, help="titles in the catalogue")
+    gen.add_argument("--seed", type=int, default=42, help="random seed: the same seed writes the same documents")
+    gen.add_argument("--bad-rate", type=_RATE, default=0.01, help="share of documents that are bad (quarantined)")
+    gen.add_argument("--duplicate-rate", type=_RATE, default=0.02, help="share of documents delivered twice")
+    gen.add_argument("--end-date", type=_date, default=dt.date(2026, 10, 31),
+                     help="last day of generated activity YYYY-MM-DD")
     gen.add_argument("--gzip", action="store_true", help="write .jsonl.gz files")
 
-    demo = commands.add_parser("demo", help="generate a sample, run the pipeline into ./lakehouse, print KPIs")
-    demo.add_argument("--out", default="sample_data", help="where the sample documents go")
-    demo.add_argument("--lakehouse", default="lakehouse")
-    demo.add_argument("--users", type=int, default=1000)
-    demo.add_argument("--days", type=int, default=30)
-    demo.add_argument("--master", help="Spark master URL")
+    demo = command("demo", "generate a sample, run the pipeline into a fresh lakehouse, print KPIs",
+                   "Generates a sample (as `dataflix generate`), runs the pipeline over it into a fresh demo "
+                   "lakehouse (an earlier demo's is replaced), prints headline KPIs and writes the dashboard "
+                   "beside the lakehouse.")
+    demo.add_argument("--out", default="sample_data", help="where the sample documents go (replaced)")
+    demo.add_argument("--lakehouse", default="lakehouse", help="the demo lakehouse (replaced)")
+    demo.add_argument("--users", type=_COUNT, default=1000, help="users")
+    demo.add_argument("--days", type=_COUNT, default=30, help="days of activity")
+    demo.add_argument("--master", help="Spark master URL (default: local[*])")
 
-    seed = commands.add_parser(
-        "seed", help="load local JSON documents into the configured Cosmos DB account (demos and tests)")
-    seed.add_argument("--input", required=True, help="folder with content/, subscriptions/, playback_events/, "
-                                                     "recommendations/ (as `dataflix generate` writes)")
+    seed = command("seed", "load local JSON documents into the configured Cosmos DB account (demos and tests)",
+                   "Creates the database and the four containers (with the contract's partition keys) when missing "
+                   "and upserts the newest version of every document, in parallel. The account comes from --conf "
+                   "and DATAFLIX_COSMOS_ENDPOINT / DATAFLIX_COSMOS_KEY / DATAFLIX_COSMOS_DATABASE.")
+    seed.add_argument("--input", required=True, help="folder with " + _FOLDERS + " (as `dataflix generate` writes)")
     seed.add_argument("--conf", help="YAML settings file (see conf/): its cosmos block")
     seed.add_argument("--cosmos-emulator", action="store_true",
                       help="accept a local emulator's self-signed certificate (also DATAFLIX_COSMOS_EMULATOR=1)")
-    seed.add_argument("--workers", type=int, default=4, help="requests in flight at once (default 4)")
+    seed.add_argument("--workers", type=_COUNT, default=4, help="requests in flight at once")
 
-    dash = commands.add_parser("dashboard", help="write the gold tables' dashboard as one self-contained HTML file")
-    dash.add_argument("--lakehouse", help="lakehouse root holding gold/ (default ./lakehouse)")
-    dash.add_argument("--out", default="dashboard.html", help="HTML file to write (default ./dashboard.html)")
+    dash = command("dashboard", "write the gold tables' dashboard as one self-contained HTML file",
+                   "Reads the gold tables and writes one HTML file (no server, no network) with every chart.")
+    dash.add_argument("--lakehouse", help="lakehouse root holding gold/ (default: --conf's, else ./lakehouse)")
+    dash.add_argument("--out", default="dashboard.html", help="HTML file to write")
     dash.add_argument("--conf", help="YAML settings file (see conf/)")
     dash.add_argument("--master", help="Spark master URL")
 
-    serve = commands.add_parser("serve", help="serve the gold tables over HiveServer2 (Power BI, JDBC, beeline)")
-    serve.add_argument("--lakehouse", help="lakehouse root holding gold/ (default ./lakehouse)")
-    serve.add_argument("--port", type=int, default=10000, help="TCP port on 127.0.0.1 (default 10000)")
+    serve = command("serve", "serve the gold tables over HiveServer2 (Power BI, JDBC, beeline)",
+                    "Serves the gold tables as the `dataflix` database over HiveServer2 (Thrift, binary) on "
+                    "127.0.0.1, for Power BI DirectQuery, JDBC/ODBC clients and beeline. Runs until stopped: "
+                    "Ctrl-C (or SIGTERM) stops it.")
+    serve.add_argument("--lakehouse", help="lakehouse root holding gold/ (default: --conf's, else ./lakehouse)")
+    serve.add_argument("--port", type=_number(int, 1, 65535), default=10000, help="TCP port on 127.0.0.1")
     serve.add_argument("--conf", help="YAML settings file (see conf/)")
-    serve.add_argument("--master", help="Spark master URL (default local[*])")
+    serve.add_argument("--master", help="Spark master URL (default: --conf's, else local[*])")
     return parser
 
 
@@ -158,14 +231,26 @@ def _source(settings: Settings, args: argparse.Namespace):
     return input_dir, LocalJsonSource(input_dir)
 
 
+def _require_spark() -> None:
+    """PySpark, Delta Lake's Python package and Java 17+, checked before a command does anything."""
+    missing = [name for module, name in (("pyspark", "pyspark"), ("delta", "delta-spark"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} not installed: pip install 'dataflix-spark[spark]' "
+                          "(on a cluster, the runtime provides Spark and Delta Lake)")
+    from dataflix_spark.session import check_java
+
+    check_java()
+
+
 def command_run(args: argparse.Namespace) -> int:
+    _require_spark()
     from dataflix_spark.pipeline import RunOptions, run
-    from dataflix_spark.session import check_java, get_spark
+    from dataflix_spark.session import get_spark
 
     settings = _settings(args)
     as_of = parse_as_of(args.as_of)
     input_dir, source = _source(settings, args)
-    check_java()
     opts = RunOptions(
         input_dir=input_dir,
         source=source,
@@ -175,8 +260,6 @@ def command_run(args: argparse.Namespace) -> int:
         full_refresh=args.full_refresh,
         qoe=settings.qoe,
     )
-    if args.watch is not None and args.watch < 0:
-        raise ConfigError(f"--watch needs a number of seconds >= 0, got {args.watch:g}")
     spark = get_spark(settings.spark)
     counts = run(spark, opts)
     while args.watch is not None:
@@ -201,37 +284,56 @@ def _generate(out: str, users: int, days: int, seed: int = 42, titles: int = 60,
 
 
 def command_generate(args: argparse.Namespace) -> int:
-    end_date = dt.date.fromisoformat(args.end_date) if args.end_date else None
     summary = _generate(args.out, args.users, args.days, args.seed, args.titles, args.bad_rate,
-                        args.duplicate_rate, end_date, args.gzip)
+                        args.duplicate_rate, args.end_date, args.gzip)
     log.info("wrote %s documents to %s", f"{sum(summary.counts.values()):,}", summary.out_dir)
     return 0
 
 
+def _replaceable(path: str, flag: str, markers: tuple[str, ...]) -> Path:
+    """A folder the demo may replace: missing, empty, or holding one of `markers` (an earlier demo's folders)."""
+    folder = Path(path).resolve()
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{flag} {path} is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not any((folder / m).is_dir() for m in markers):
+        raise ConfigError(f"{flag} {path} is not an earlier demo's (no {', '.join(markers)} in it) and the demo "
+                          "replaces it: choose another folder, or empty it")
+    return folder
+
+
 def command_demo(args: argparse.Namespace) -> int:
+    _require_spark()
+    from dataflix_spark.schemas import CONTAINERS
+
+    sample = _replaceable(args.out, "--out", CONTAINERS)
+    lakehouse = _replaceable(args.lakehouse, "--lakehouse", ("bronze", "silver", "gold", "ops"))
+    settings = _settings(args)
     from dataflix_spark.pipeline import RunOptions, run
     from dataflix_spark.serving.dashboard import write_dashboard
-    from dataflix_spark.serving.kpis import headline_kpis, format_kpis
+    from dataflix_spark.serving.kpis import format_kpis, headline_kpis
     from dataflix_spark.session import get_spark
 
-    summary = _generate(args.out, args.users, args.days)
-    settings = _settings(args)
-    lakehouse = _check_lakehouse(args.lakehouse)
+    # A demo shows the data it just generated: an earlier demo's sample and lakehouse would mix with it
+    # (its files are already read, and its gold is for other options).
+    for folder, what in ((sample, "sample"), (lakehouse, "lakehouse")):
+        if folder.exists():
+            log.info("replacing the earlier demo %s %s", what, folder)
+            shutil.rmtree(folder)
+    summary = _generate(str(sample), args.users, args.days)
+    lakehouse_path = _check_lakehouse(str(lakehouse))
     spark = get_spark(settings.spark)
-    opts = RunOptions(input_dir=str(Path(args.out).resolve()), lakehouse=lakehouse, as_of=summary.end_date,
+    opts = RunOptions(input_dir=str(sample), lakehouse=lakehouse_path, as_of=summary.end_date,
                       pepper=resolve_pepper(), qoe=settings.qoe)
     run(spark, opts)
-    print(format_kpis(headline_kpis(spark, lakehouse)))
-    print(f"\nGold tables: {lakehouse}/gold/<table> (Delta Lake); run log: {lakehouse}/ops/run_log")
-    print(f"Dashboard: {write_dashboard(spark, lakehouse, Path(lakehouse).parent / 'dashboard.html')}")
+    print(format_kpis(headline_kpis(spark, lakehouse_path)))
+    print(f"\nGold tables: {lakehouse_path}/gold/<table> (Delta Lake); run log: {lakehouse_path}/ops/run_log")
+    print(f"Dashboard: {write_dashboard(spark, lakehouse_path, lakehouse.parent / 'dashboard.html')}")
     return 0
 
 
 def command_seed(args: argparse.Namespace) -> int:
     from dataflix_spark.sources.cosmos_seed import seed
 
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     _check_input(args.input)
     account = _cosmos_account(_settings(args), args)
     seed(account, args.input, workers=args.workers, progress=log.info)
@@ -239,6 +341,7 @@ def command_seed(args: argparse.Namespace) -> int:
 
 
 def command_dashboard(args: argparse.Namespace) -> int:
+    _require_spark()
     from dataflix_spark.serving.dashboard import write_dashboard
     from dataflix_spark.session import get_spark
 
@@ -252,6 +355,7 @@ def command_dashboard(args: argparse.Namespace) -> int:
 
 
 def command_serve(args: argparse.Namespace) -> int:
+    _require_spark()
     from dataflix_spark.serving.thrift import serve
 
     settings = _settings(args)

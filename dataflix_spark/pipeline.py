@@ -171,10 +171,10 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, take
 
 
 def _unknown_content(spark: SparkSession, lake: Lakehouse, before: int | None) -> int:
-    """The events this run accepted (wrote to silver after version `before`; all of silver when None) whose
+    """The events this run accepted (wrote to silver after version `before`; all of silver when None or -1) whose
     content is not in the catalogue. Read back from silver: recomputing them would redo the de-duplication."""
     path = lake.silver("playback_events")
-    written = read_table(spark, path) if before is None else read_changes(
+    written = read_table(spark, path) if before is None or before < 0 else read_changes(
         spark, path, before, change_types=("insert", "update_postimage")
     )
     if written is None:

@@ -121,12 +121,12 @@ def _active_counts(months: DataFrame) -> DataFrame:
     )
 
 
-_COUNTS = ["subscribers_start", "subscribers_end", "new_subscribers", "cancellations", "churned"]
+_COUNTS = ["subscribers_start", "subscribers_end", "new_subscribers", "cancellations"]
 
 
 def build_agg_subscriptions_monthly(fact: DataFrame, as_of: dt.date) -> DataFrame:
     """`fact_subscriptions` → one row per (month, plan), every month from the earliest start to the
-    as-of month and every plan, zero-filled. Churn is not counted for the as-of month (0)."""
+    as-of month and every plan, zero-filled, but for the as-of month's churn: not known yet, so null."""
     months = subscription_months(fact, as_of)
     grid = month_grid(fact.select(month_of(F.col("start_date")).alias("month")), as_of).select(
         "month", F.explode(F.array(*[F.lit(plan) for plan in PLANS])).alias("plan")
@@ -141,9 +141,11 @@ def build_agg_subscriptions_monthly(fact: DataFrame, as_of: dt.date) -> DataFram
     table = grid
     for measure in measures:
         table = table.join(measure, on=["month", "plan"], how="left")
-    zero_money = F.lit(0).cast(MONEY_SUM)
+    zero_money, as_of_month = F.lit(0).cast(MONEY_SUM), as_of.replace(day=1)
     return (
         table.fillna(0, subset=_COUNTS)
+        # Whether the as-of month's subscribers are still active on the next 1st is not known yet.
+        .withColumn("churned", F.when(F.col("month") < F.lit(as_of_month), F.coalesce("churned", F.lit(0))))
         .withColumn("revenue", F.coalesce("revenue", zero_money))
         .withColumn("mrr", F.coalesce("mrr", zero_money))
         .withColumn(

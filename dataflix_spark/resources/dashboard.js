@@ -368,8 +368,7 @@
     var o = { name: name, fmt: fmt, axis: axis, highlight: state.month === ALL ? null : state.month,
               series: [{ name: name, color: color, values: values }] };
     if (kind === "line") {
-      // Churn is not counted in the as-of (last) month: metrics.md, decisions.md.
-      values[values.length - 1] = null;
+      // The as-of month's churn is null (not known yet): the line ends at the month before.
       o.x = months;
       lineChart(document.getElementById(id), o);
     } else {

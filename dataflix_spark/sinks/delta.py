@@ -89,7 +89,8 @@ def replace_rows(spark: SparkSession, df: DataFrame, path: str, condition: str) 
     """Atomically replaces the rows matching `condition` (a SQL predicate every row of `df` meets)."""
     assert_portable_schema(df)
     if not table_exists(spark, path):
-        append_table(df.limit(0), path)
+        append_table(df, path)  # every row meets `condition`: the same rows, in one commit
+        return
     _writer(df, "overwrite").option("replaceWhere", condition).save(path)
 
 
@@ -113,10 +114,12 @@ def upsert_newer(
     `df` must hold one row per key. Returns how many rows were inserted or updated (the rest were
     not newer than what the table holds: duplicates or older versions) and the version before the
     MERGE, so the change feed after it holds exactly this MERGE's rows. `partition_by` applies when
-    this creates the table.
+    this creates the table (then every row is new: appended, version -1 before it).
     """
     if not table_exists(spark, path):
-        append_table(df.limit(0), path, properties, partition_by)
+        append_table(df, path, properties, partition_by)
+        created = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").head()[0]
+        return Upsert(int(created.get("numOutputRows", 0)), -1)
     table = DeltaTable.forPath(spark, path)
     before = table.history(1).select("version").head()[0]
     (

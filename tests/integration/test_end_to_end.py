@@ -1,6 +1,7 @@
 """`dataflix run` as a user runs it, on generated documents plus hand-made ones, read back with delta-rs."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -98,3 +99,27 @@ def test_gold_tables_agree_with_each_other(lakehouse):
     assert kpi["player_sessions"].sum() == len(sessions[sessions["session_start"] < pd.Timestamp("2026-11-01", tz="UTC")])
     dates = table(lakehouse, "gold/dim_date").to_pandas()["date"]
     assert len(dates) == (dates.max() - dates.min()).days + 1
+
+
+@pytest.mark.parametrize("name", GOLD_TABLES)
+def test_no_gold_value_is_nan_or_infinite(lakehouse, name):
+    """metrics.md: a ratio over 0, or a figure not known yet, is null, never NaN or infinite."""
+    frame = table(lakehouse, f"gold/{name}").to_pyarrow_table()
+    for column in frame.column_names:
+        values = frame.column(column)
+        if pa.types.is_floating(values.type):
+            numbers = values.to_numpy(zero_copy_only=False)
+            assert not np.isnan(numbers[~pd.isna(values.to_pandas())]).any(), (name, column, "NaN")
+            assert not np.isinf(numbers[~pd.isna(values.to_pandas())]).any(), (name, column, "infinite")
+
+
+def test_the_as_of_months_churn_is_null_in_both_churn_tables(lakehouse):
+    """Whether the as-of month's subscribers stay is not known yet: null in both tables, never 0."""
+    as_of_month = pd.Timestamp(lakehouse["as_of"]).replace(day=1).date()
+    for name in ("agg_subscriptions_monthly", "agg_qoe_churn_monthly"):
+        frame = table(lakehouse, f"gold/{name}").to_pandas()
+        current = frame[pd.to_datetime(frame["month"]).dt.date == as_of_month]
+        earlier = frame[pd.to_datetime(frame["month"]).dt.date < as_of_month]
+        assert len(current) and current["churned"].isna().all() and current["churn_rate"].isna().all(), name
+        if name == "agg_subscriptions_monthly":  # zero-filled in every earlier month
+            assert len(earlier) and earlier["churned"].notna().all()

@@ -4,6 +4,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 
 def dataflix(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -116,3 +119,103 @@ def test_the_cosmos_source_without_credentials_is_one_line(tmp_path):
 def test_seed_without_an_input_folder_is_one_line(tmp_path):
     result = dataflix("seed", "--input", str(tmp_path / "nope"))
     assert_one_line_error(result, "input folder not found")
+
+
+# --- flags: every command checks them before doing anything (exit 2, one line) -----------------------------------
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["generate", "--end-date", "2026-13-01"], "argument --end-date: not a date YYYY-MM-DD: '2026-13-01'"),
+    (["generate", "--users", "-5"], "argument --users: must be >= 1, got -5"),
+    (["generate", "--days", "0"], "argument --days: must be >= 1, got 0"),
+    (["generate", "--bad-rate", "1.5"], "argument --bad-rate: must be >= 0 and < 1, got 1.5"),
+    (["generate", "--duplicate-rate", "nan"], "argument --duplicate-rate: must be >= 0 and < 1, got nan"),
+    (["demo", "--users", "-5"], "argument --users: must be >= 1, got -5"),
+    (["demo", "--days", "0"], "argument --days: must be >= 1, got 0"),
+    (["demo", "--days", "three"], "argument --days: not a whole number: 'three'"),
+])
+def test_a_bad_generate_or_demo_flag_is_one_line_before_anything_is_written(tmp_path, args, fragment):
+    out = tmp_path / "out"
+    result = dataflix(*args, "--out", str(out))
+    assert_one_line_error(result, fragment)
+    assert f"(see dataflix {args[0]} --help)" in result.stderr
+    assert not out.exists()
+
+
+def test_a_negative_watch_is_one_line(tmp_path):
+    result = dataflix("run", "--input", _input_with_a_document(tmp_path), "--lakehouse", str(tmp_path / "lh"),
+                      "--watch", "-1")
+    assert_one_line_error(result, "argument --watch: must be >= 0, got -1")
+    assert not (tmp_path / "lh").exists()
+
+
+def test_a_port_out_of_range_is_one_line():
+    assert_one_line_error(dataflix("serve", "--port", "70000"), "argument --port: must be >= 1 and <= 65535")
+
+
+def test_a_missing_required_flag_and_an_unknown_command_are_one_line():
+    assert_one_line_error(dataflix("generate"), "the following arguments are required: --out")
+    assert_one_line_error(dataflix("frobnicate"), "invalid choice: 'frobnicate'")
+
+
+def test_the_demo_refuses_to_replace_a_folder_that_is_not_an_earlier_demos(tmp_path):
+    keep = tmp_path / "my-documents"
+    keep.mkdir()
+    (keep / "thesis.txt").write_text("precious")
+    result = dataflix("demo", "--out", str(keep), "--lakehouse", str(tmp_path / "lh"))
+    assert_one_line_error(result, "is not an earlier demo's")
+    assert (keep / "thesis.txt").read_text() == "precious" and not (tmp_path / "lh").exists()
+
+
+# --- what is missing is named, with the fix --------------------------------------------------------------------
+
+# Runs the CLI with pyspark and delta-spark unimportable, as after `pip install -e .` without the extra.
+_WITHOUT_SPARK = (
+    "import sys\nsys.modules['pyspark'] = None\nsys.modules['delta'] = None\n"
+    "from dataflix_spark.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+)
+
+
+@pytest.mark.parametrize("command", [["demo"], ["run", "--input", "IN"], ["dashboard"], ["serve"]])
+def test_a_command_without_pyspark_names_the_extra_to_install(tmp_path, command):
+    args = [str(_input_with_a_document(tmp_path)) if a == "IN" else a for a in command]
+    result = subprocess.run([sys.executable, "-c", _WITHOUT_SPARK, *args, *(
+        ["--out", str(tmp_path / "sample"), "--lakehouse", str(tmp_path / "lh")] if command == ["demo"] else
+        ["--lakehouse", str(tmp_path / "lh")])], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**os.environ, "DATAFLIX_PEPPER": "test-pepper"})
+    assert_one_line_error(result, "pyspark and delta-spark not installed: pip install 'dataflix-spark[spark]'")
+    assert not (tmp_path / "sample").exists() and not (tmp_path / "lh").exists()
+
+
+def test_the_demo_without_java_says_so_before_generating_anything(tmp_path):
+    result = dataflix("demo", "--out", str(tmp_path / "sample"), "--lakehouse", str(tmp_path / "lh"),
+                      env={"JAVA_HOME": str(tmp_path / "no-jdk"), "PATH": "/usr/bin/false-dir"})
+    assert_one_line_error(result, "Java was not found")
+    assert not (tmp_path / "sample").exists()
+
+
+# --- help ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["run", "generate", "demo", "seed", "dashboard", "serve"])
+def test_every_command_has_a_described_help_with_defaults(command):
+    result = dataflix(command, "--help")
+    assert result.returncode == 0, result.stderr
+    usage, description, *_ = result.stdout.split("\n\n")
+    assert usage.startswith(f"usage: dataflix {command}") and len(description.split()) >= 8, result.stdout
+    if command in ("generate", "demo", "seed", "serve"):
+        assert "(default: " in result.stdout
+
+
+def test_help_shows_what_is_required_and_how_serve_stops():
+    assert "--out OUT" in dataflix("generate", "--help").stdout.split("\n\n")[0].replace("[--out OUT]", "")
+    assert "--input INPUT" in dataflix("seed", "--help").stdout.split("\n\n")[0].replace("[--input INPUT]", "")
+    assert "required with it" in dataflix("run", "--help").stdout
+    assert "Ctrl-C" in " ".join(dataflix("serve", "--help").stdout.split())
+
+
+def test_what_the_demo_leaves_in_the_working_copy_is_ignored_by_git():
+    repo = Path(__file__).resolve().parents[2]
+    ignored = subprocess.run(["git", "check-ignore", "dashboard.html", "sample_data/", "lakehouse/"], cwd=repo,
+                             capture_output=True, text=True)
+    assert ignored.stdout.split() == ["dashboard.html", "sample_data/", "lakehouse/"], ignored

@@ -189,9 +189,10 @@ def test_agg_subscriptions_monthly_every_column(spark):
             ("2027-02", "Basic", 1, 1, 0, 0, 0, 0.0, "9.99", "9.99"),
             ("2027-02", "Standard", 0, 1, 1, 0, 0, None, "14.99", "14.99"),
             ("2027-02", "Premium", 1, 1, 0, 1, 1, 1.0, "19.99", "19.99"),  # u2: nothing active on Mar 1
-            ("2027-03", "Basic", 1, 1, 0, 0, 0, 0.0, "9.99", "9.99"),
-            ("2027-03", "Standard", 1, 1, 0, 0, 0, 0.0, "14.99", "14.99"),
-            ("2027-03", "Premium", 0, 0, 0, 0, 0, None, "0.00", "0.00"),
+            # The as-of month: churn not known yet (null).
+            ("2027-03", "Basic", 1, 1, 0, 0, None, None, "9.99", "9.99"),
+            ("2027-03", "Standard", 1, 1, 0, 0, None, None, "14.99", "14.99"),
+            ("2027-03", "Premium", 0, 0, 0, 0, None, None, "0.00", "0.00"),
         ],
     )
     assert_tables_equal(build_agg_subscriptions_monthly(subscriptions, dt.date(2027, 3, 15)), expected)
@@ -222,9 +223,9 @@ def test_agg_subscriptions_monthly_zero_filled_from_earliest_start_month_for_eve
             ("2027-03", "Basic", *zero),
             ("2027-03", "Standard", *zero),
             ("2027-03", "Premium", *zero),
-            ("2027-04", "Basic", 1, 1, 1, 0, 0, 0.0, "9.99", "9.99"),  # l = as-of date Apr 2
-            ("2027-04", "Standard", *zero),
-            ("2027-04", "Premium", *zero),
+            ("2027-04", "Basic", 1, 1, 1, 0, None, None, "9.99", "9.99"),  # l = as-of date Apr 2
+            ("2027-04", "Standard", 0, 0, 0, 0, None, None, "0.00", "0.00"),
+            ("2027-04", "Premium", 0, 0, 0, 0, None, None, "0.00", "0.00"),
         ],
     )
     assert_tables_equal(build_agg_subscriptions_monthly(subscriptions, dt.date(2027, 4, 2)), expected)
@@ -265,9 +266,9 @@ def test_churn_plan_switch_is_not_churn_resubscription_after_gap_is(spark):
             ("2027-04", "Basic", 0, 0, 0, 0, None),
             ("2027-04", "Standard", 1, 2, 0, 0, 0.0),
             ("2027-04", "Premium", 1, 1, 0, 0, 0.0),
-            ("2027-05", "Basic", 0, 0, 0, 0, None),
-            ("2027-05", "Standard", 2, 2, 0, 0, 0.0),
-            ("2027-05", "Premium", 1, 1, 0, 0, 0.0),
+            ("2027-05", "Basic", 0, 0, 0, None, None),
+            ("2027-05", "Standard", 2, 2, 0, None, None),
+            ("2027-05", "Premium", 1, 1, 0, None, None),
         ],
         CHURN_COLUMNS,
     )
@@ -275,7 +276,7 @@ def test_churn_plan_switch_is_not_churn_resubscription_after_gap_is(spark):
     assert_tables_equal(actual, expected)
 
 
-def test_as_of_month_uses_as_of_date_as_l_and_counts_no_churn(spark):
+def test_as_of_month_uses_as_of_date_as_l_and_its_churn_is_null(spark):
     # as-of 2027-02-15: in February l = Feb 15 and f' = Mar 1 is after the as-of date.
     subscriptions = subscription_fact(
         spark,
@@ -295,10 +296,10 @@ def test_as_of_month_uses_as_of_date_as_l_and_counts_no_churn(spark):
             ("2027-01", "Basic", *zero),
             ("2027-01", "Standard", *zero),
             ("2027-01", "Premium", 2, 2, 2, 1, 0, 0.0, "39.98", "39.98"),
-            ("2027-02", "Basic", 0, 0, 1, 0, 0, None, "0.00", "0.00"),
-            ("2027-02", "Standard", *zero),
-            # churned 0 in the as-of month, so churn_rate = 0 / 2.
-            ("2027-02", "Premium", 2, 1, 0, 0, 0, 0.0, "39.98", "19.99"),
+            # The as-of month's churn is not known yet: null (not 0) in every plan, with or without subscribers.
+            ("2027-02", "Basic", 0, 0, 1, 0, None, None, "0.00", "0.00"),
+            ("2027-02", "Standard", 0, 0, 0, 0, None, None, "0.00", "0.00"),
+            ("2027-02", "Premium", 2, 1, 0, 0, None, None, "39.98", "19.99"),
         ],
     )
     assert_tables_equal(build_agg_subscriptions_monthly(subscriptions, dt.date(2027, 2, 15)), expected)
