@@ -5,8 +5,10 @@ import argparse
 import datetime as dt
 import importlib.util
 import logging
+import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from functools import partial
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from dataflix_spark.config import SOURCES, ConfigError, Settings, load_settings, parse_as_of, resolve_pepper
-from dataflix_spark.ops.lock import RunLockedError
+from dataflix_spark.ops.lock import RunLockedError, check_unlocked
 from dataflix_spark.sources import SourceError
 
 log = logging.getLogger("dataflix")
@@ -132,8 +134,10 @@ def _parser() -> argparse.ArgumentParser:
                    "beside the lakehouse.")
     demo.add_argument("--out", default="sample_data", help="where the sample documents go (replaced)")
     demo.add_argument("--lakehouse", default="lakehouse", help="the demo lakehouse (replaced)")
-    demo.add_argument("--users", type=_COUNT, default=1000, help="users")
-    demo.add_argument("--days", type=_COUNT, default=30, help="days of activity")
+    # Three months of playback by default: the as-of month's churn is not known yet, so the QoE × business charts
+    # need earlier months with playback to show anything.
+    demo.add_argument("--users", type=_COUNT, default=350, help="users")
+    demo.add_argument("--days", type=_COUNT, default=92, help="days of activity, ending on 2026-10-31")
     demo.add_argument("--master", help="Spark master URL (default: local[*])")
 
     seed = command("seed", "load local JSON documents into the configured Cosmos DB account (demos and tests)",
@@ -222,9 +226,11 @@ def _cosmos_account(settings: Settings, args: argparse.Namespace):
 def _source(settings: Settings, args: argparse.Namespace):
     """The run's document source, its settings checked before Spark starts."""
     if settings.source == "cosmos":
-        from dataflix_spark.sources.cosmos import CosmosSource
+        from dataflix_spark.sources.cosmos import CosmosSource, check_reachable
 
-        return "", CosmosSource(_cosmos_account(settings, args), settings.cosmos)
+        account = _cosmos_account(settings, args)
+        check_reachable(account)
+        return "", CosmosSource(account, settings.cosmos)
     from dataflix_spark.sources.local_json import LocalJsonSource
 
     input_dir = _check_input(settings.input)
@@ -243,10 +249,46 @@ def _require_spark() -> None:
     check_java()
 
 
+def _bytes_under(*folders: str) -> int:
+    """Bytes of the files under local folders (a remote one counts as large)."""
+    total = 0
+    for folder in folders:
+        if "://" in folder:
+            return 1 << 62
+        for root, _, files in os.walk(folder):
+            total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
+    return total
+
+
+def _is_short(input_dir: str, lakehouse: str) -> bool:
+    """A small local input and lakehouse: a run of seconds to a few minutes (session.SHORT_RUN_BYTES)."""
+    from dataflix_spark.session import SHORT_RUN_BYTES
+
+    return bool(input_dir) and _bytes_under(input_dir, os.path.join(lakehouse, "bronze")) < SHORT_RUN_BYTES
+
+
+def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, short_run: bool = False):
+    """The session, with a line before (a start takes 5–30 s) and a heartbeat; Spark's and Ivy's own output goes
+    to `<lakehouse>/_logs/spark.log` (a temporary file for a remote lakehouse), or the terminal with -v."""
+    from dataflix_spark.ops.progress import Progress
+    from dataflix_spark.session import get_spark
+
+    output = None
+    if not args.verbose:
+        folder = Path(lakehouse) / "_logs" if "://" not in lakehouse else Path(tempfile.gettempdir())
+        output = str(folder / ("spark.log" if "://" not in lakehouse else f"dataflix-spark-{os.getpid()}.log"))
+    master = settings.spark.master or "local[*]"
+    log.info("starting Spark (%s) …", master)
+    with Progress() as progress:
+        progress.working_on(f"starting Spark ({master})")
+        spark = get_spark(settings.spark, output=output, short_run=short_run)
+    log.info("Spark started in %.0f s%s", progress.elapsed(), f"; its own output: {output}" if output else "")
+    return spark
+
+
 def command_run(args: argparse.Namespace) -> int:
     _require_spark()
     from dataflix_spark.pipeline import RunOptions, run
-    from dataflix_spark.session import get_spark
 
     settings = _settings(args)
     as_of = parse_as_of(args.as_of)
@@ -260,7 +302,8 @@ def command_run(args: argparse.Namespace) -> int:
         full_refresh=args.full_refresh,
         qoe=settings.qoe,
     )
-    spark = get_spark(settings.spark)
+    check_unlocked(opts.lakehouse)
+    spark = _start_spark(settings, args, opts.lakehouse, short_run=_is_short(input_dir, opts.lakehouse))
     counts = run(spark, opts)
     while args.watch is not None:
         # One warm JVM for every run: a small run in it skips the start-up and JIT warm-up a new process pays.
@@ -306,12 +349,11 @@ def command_demo(args: argparse.Namespace) -> int:
     from dataflix_spark.schemas import CONTAINERS
 
     sample = _replaceable(args.out, "--out", CONTAINERS)
-    lakehouse = _replaceable(args.lakehouse, "--lakehouse", ("bronze", "silver", "gold", "ops"))
+    lakehouse = _replaceable(args.lakehouse, "--lakehouse", ("bronze", "silver", "gold", "ops", "_logs"))
     settings = _settings(args)
     from dataflix_spark.pipeline import RunOptions, run
     from dataflix_spark.serving.dashboard import write_dashboard
     from dataflix_spark.serving.kpis import format_kpis, headline_kpis
-    from dataflix_spark.session import get_spark
 
     # A demo shows the data it just generated: an earlier demo's sample and lakehouse would mix with it
     # (its files are already read, and its gold is for other options).
@@ -321,7 +363,7 @@ def command_demo(args: argparse.Namespace) -> int:
             shutil.rmtree(folder)
     summary = _generate(str(sample), args.users, args.days)
     lakehouse_path = _check_lakehouse(str(lakehouse))
-    spark = get_spark(settings.spark)
+    spark = _start_spark(settings, args, lakehouse_path, short_run=_is_short(str(sample), lakehouse_path))
     opts = RunOptions(input_dir=str(sample), lakehouse=lakehouse_path, as_of=summary.end_date,
                       pepper=resolve_pepper(), qoe=settings.qoe)
     run(spark, opts)
@@ -332,10 +374,12 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def command_seed(args: argparse.Namespace) -> int:
+    from dataflix_spark.sources.cosmos import check_reachable
     from dataflix_spark.sources.cosmos_seed import seed
 
     _check_input(args.input)
     account = _cosmos_account(_settings(args), args)
+    check_reachable(account)
     seed(account, args.input, workers=args.workers, progress=log.info)
     return 0
 

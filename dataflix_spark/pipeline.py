@@ -235,13 +235,15 @@ def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
     """One pipeline run over the options' source; returns the per-container accounting."""
     opts = opts.with_run_id()
     lake = Lakehouse(opts.lakehouse)
-    with run_lock(opts.lakehouse, opts.run_id):
-        progress = Progress()
-        mode = "full refresh" if opts.full_refresh else "incremental"
+    with run_lock(opts.lakehouse, opts.run_id), Progress() as progress:
+        first = not table_exists(spark, lake.ops("run_log"))
+        mode = "full refresh" if opts.full_refresh else "first run" if first else "incremental"
         source = opts.document_source()
         log.info("run %s (%s): %s, lakehouse %s, as-of %s", opts.run_id, mode, source.describe(),
                  opts.lakehouse, opts.as_of)
+        progress.working_on(f"reading new documents from {source.describe()}")
         taken = take_all(spark, lake, source, opts.run_id, progress)
+        progress.working_on("bronze and silver (validating, de-duplicating, pseudonymising)")
         try:
             # The catalogue (first of CONTAINERS) before the others, which are ingested at once: the events'
             # unknown-content count reads it.
@@ -259,6 +261,7 @@ def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
             # The marker outlives a killed gold build, so the next run rebuilds gold whatever it reads.
             changes = _silver_changes(spark, lake, opts)
             versions = silver_versions(spark, lake, CONTAINERS)
+            progress.working_on("gold")
             with gold_build_marker(opts.lakehouse):
                 if changes is None:
                     progress.stage("gold: full build")

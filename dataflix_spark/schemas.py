@@ -279,6 +279,10 @@ SOURCE_FILES_SCHEMA = T.StructType(
         T.StructField("run_id", T.StringType(), False),
         T.StructField("container", T.StringType(), False),
         T.StructField("source_file", T.StringType(), False),
+        # As listed when it was read: a later listing that differs means the file changed after it was read.
+        # Null in rows recorded before these columns existed, or recovered from bronze after a killed run.
+        T.StructField("size_bytes", T.LongType(), True),
+        T.StructField("modified_ms", T.LongType(), True),
     ]
 )
 

@@ -95,8 +95,34 @@ def _ship_package(spark: SparkSession) -> None:
     spark.sparkContext.addPyFile(package_zip(folder))
 
 
-def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) -> SparkSession:
-    """Builds (or returns the running) SparkSession with Delta Lake, UTC time and the settings' tuning."""
+def _launch_jvm(builder: SparkSession.Builder, output: str) -> None:
+    """Starts Spark's JVM with its own output (Ivy's jar resolution, start-up warnings, later log lines) going to
+    the file `output` instead of the terminal, through PySpark's `popen_kwargs` hook for exactly this."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return  # a JVM is running already
+    conf = SparkConf()
+    for key, value in builder._options.items():  # what getOrCreate would pass to spark-submit
+        conf.set(key, str(value))
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "ab") as out:
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": out})
+    SparkContext._gateway, SparkContext._jvm = gateway, gateway.jvm
+
+
+# A short run on one machine spends much of its time compiling: C2 (the JIT's optimising tier) competes with the
+# work for the two cores and pays off only on long runs. Below this much input, the JVM keeps to C1.
+SHORT_RUN_BYTES = 128 * 1024 * 1024
+SHORT_RUN_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
+def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
+              output: str | None = None, short_run: bool = False) -> SparkSession:
+    """Builds (or returns the running) SparkSession with Delta Lake, UTC time and the settings' tuning.
+    With `output`, a JVM started here writes its own output to that file rather than the terminal; with
+    `short_run` (a small local run), it uses JIT settings for a short-lived process."""
     from delta import configure_spark_with_delta_pip
 
     check_java()
@@ -121,7 +147,10 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) 
         # Delta rebuilds a table's snapshot with 50 tasks by default, sized for clusters and long logs; on one
         # machine those tasks are pure overhead (a small run: 88 s with the default, 58 s with 2).
         conf.setdefault("spark.databricks.delta.snapshotPartitions", str(min(os.cpu_count() or 2, 8)))
-    conf.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}")
+    java_options = f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}"
+    if short_run and (settings.master or "").startswith("local") and not launched_by_spark_submit:
+        java_options = f"{SHORT_RUN_JAVA_OPTIONS} {java_options}"
+    conf.setdefault("spark.driver.extraJavaOptions", java_options)
     conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))
     if os.environ.get("DATAFLIX_IVY_DIR"):
         # Where spark.jars.packages caches Maven jars (CI keeps them inside its clone).
@@ -132,7 +161,10 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None) 
         # The JVM is already up: jars come from spark-submit's --packages (see README).
         spark = builder.getOrCreate()
     else:
-        spark = configure_spark_with_delta_pip(builder, extra_packages=extra_packages or []).getOrCreate()
+        builder = configure_spark_with_delta_pip(builder, extra_packages=extra_packages or [])
+        if output:
+            _launch_jvm(builder, output)
+        spark = builder.getOrCreate()
         if settings.master and not settings.master.startswith("local"):
             # Executors on other processes or hosts do not see the driver's install; the
             # Delta jars reach them through spark.jars.packages, the package as a zip.

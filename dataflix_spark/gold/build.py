@@ -113,14 +113,17 @@ class _Gold:
     def version(self, name: str) -> int:
         return table_version(self.spark, self.path(name))
 
+    def label(self, name: str) -> str:
+        return f"work table {name}" if name in WORK_TABLES else f"gold {name}"
+
     def publish(self, name: str, df: DataFrame) -> DataFrame:
         overwrite_table(df, self.path(name), PARTITIONS.get(name))
-        self.progress.stage(f"gold {name} written")
+        self.progress.stage(f"{self.label(name)} written")
         return self.table(name)
 
     def replace_days(self, name: str, df: DataFrame, column: str, days: list[dt.date], unit: str = "day(s)") -> None:
         replace_rows(self.spark, df, self.path(name), _in(column, days))
-        self.progress.stage(f"gold {name}: {len(days)} {unit} recomputed")
+        self.progress.stage(f"{self.label(name)}: {len(days)} {unit} recomputed")
 
     def replace_scope(self, name: str, fresh: DataFrame, scope: DataFrame, key: list[str],
                       days: list[dt.date] | None = None) -> None:
@@ -132,7 +135,7 @@ class _Gold:
         if day_column:
             # MERGE adds files to the partitions it touches; DirectQuery wants few, large ones.
             compact(self.spark, self.path(name), _in(day_column, days) if days is not None else None)
-        self.progress.stage(f"gold {name}: affected rows recomputed")
+        self.progress.stage(f"{self.label(name)}: affected rows recomputed")
 
 
 def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Progress,

@@ -48,4 +48,6 @@ def format_summary(counts: list[ContainerCounts]) -> str:
         lines.append(
             f"{c.container:<16}{c.read:>12,}{c.accepted:>12,}{c.quarantined:>13,}{c.duplicates:>12,}{c.unknown_content:>17,}"
         )
+    lines.append("duplicates: valid documents not newer than the version silver keeps (delivered twice, or an older "
+                 "version of an updated document: subscriptions change)")
     return "\n".join(lines)

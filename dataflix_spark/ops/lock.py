@@ -73,6 +73,16 @@ def run_lock(lakehouse: str, run_id: str) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
+def check_unlocked(lakehouse: str) -> None:
+    """Raises RunLockedError when a live run holds the lakehouse now: checked before Spark starts, so a second
+    run stops at once. (The lock itself is taken by `run_lock`, which checks again.)"""
+    root = _local(lakehouse)
+    path = root / LOCK_NAME if root is not None else None
+    if path is not None and path.exists() and not _stale(path):
+        holder = path.read_text() if path.exists() else "?"
+        raise RunLockedError(f"another dataflix run is using lakehouse {lakehouse} ({holder}); wait for it to finish")
+
+
 GOLD_MARKER_NAME = "_dataflix_gold_in_progress"
 
 

@@ -75,11 +75,14 @@ def compact(spark: SparkSession, path: str, where: str | None = None) -> None:
 
 
 def append_table(
-    df: DataFrame, path: str, properties: dict[str, str] | None = None, partition_by: list[str] | None = None
+    df: DataFrame, path: str, properties: dict[str, str] | None = None, partition_by: list[str] | None = None,
+    merge_schema: bool = False,
 ) -> None:
-    """Appends `df`; `partition_by` applies when this creates the table."""
+    """Appends `df`; `partition_by` applies when this creates the table; `merge_schema` adds `df`'s new columns."""
     assert_portable_schema(df)
     writer = _writer(df, "append", properties)
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(path)

@@ -52,3 +52,11 @@ class Source(Protocol):
 
     def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
         """The container's rows not in bronze yet; reading them must not write anything."""
+
+
+def rows_of_unrecorded_runs(bronze: DataFrame, recorded: set[str]) -> DataFrame:
+    """Bronze rows of runs a source's record does not list: runs killed between their bronze append and their
+    record. Every bronze file holds one run's rows, so Delta skips the recorded runs' files by `run_id` stats."""
+    from pyspark.sql import functions as F
+
+    return bronze.where(~F.col("run_id").isin(sorted(recorded))) if recorded else bronze

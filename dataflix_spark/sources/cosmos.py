@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,7 +34,7 @@ from dataflix_spark.config import ConfigError, CosmosConfig
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.schemas import COSMOS_MARKS_SCHEMA
 from dataflix_spark.sinks.delta import append_table, read_table, table_exists
-from dataflix_spark.sources import NewRows, SourceError
+from dataflix_spark.sources import NewRows, SourceError, rows_of_unrecorded_runs
 
 log = logging.getLogger("dataflix")
 
@@ -107,6 +108,25 @@ def fabric_secret(vault: str, name: str) -> str | None:
         return notebookutils.credentials.getSecret(vault, name)
     except Exception:  # noqa: BLE001 - not on Fabric, or no such secret: the caller says what is missing
         return None
+
+
+_PROXIES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def check_reachable(account: CosmosAccount, timeout: float = 5.0, environ: dict[str, str] | None = None) -> None:
+    """Raises SourceError when nothing accepts a TCP connection at the account's endpoint: said in a second,
+    before Spark starts, rather than after the start and the SDK's retries. Skipped behind a proxy (the SDK
+    reaches the account through it)."""
+    if any((environ if environ is not None else os.environ).get(name) for name in _PROXIES):
+        return
+    parsed = urlparse(account.endpoint)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname or account.host, port), timeout=timeout).close()
+    except OSError as error:
+        raise SourceError(f"Cosmos DB account {account.host}, database {account.database}: the account is "
+                          f"unreachable ({error.strerror or type(error).__name__}): check the endpoint and the "
+                          "network") from None
 
 
 def resolve_account(config: CosmosConfig, environ: dict[str, str] | None = None, emulator: bool = False,
@@ -305,7 +325,7 @@ class CosmosSource:
         if table_exists(spark, lake.bronze(container)):
             bronze = read_table(spark, lake.bronze(container))
             # Killed runs' rows are in bronze without a mark: processed by this run, their versions not read again.
-            unmarked = bronze.where(~F.col("run_id").isin(sorted(recorded))) if recorded else bronze
+            unmarked = rows_of_unrecorded_runs(bronze, recorded)
             bronze_runs |= {row[0] for row in unmarked.select("run_id").distinct().collect()}
             if returned:
                 held = bronze if since is None else bronze.where(F.col("cosmos_ts") >= since)

@@ -1,13 +1,15 @@
 """The local source: JSON Lines files in a folder per container (`*.json`, `*.jsonl`, `*.gz`).
 
 A file is new when `ops/source_files` does not list it (files are identified by path, as Auto Loader does);
-the files a run read are recorded there after its bronze append.
+the files a run read are recorded there, with their size and modification time, after its bronze append. A file
+read before whose size or modification time has changed is not read again: the run says so in a warning.
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import unquote
 
@@ -17,7 +19,9 @@ from pyspark.sql import functions as F
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.schemas import SOURCE_FILES_SCHEMA
 from dataflix_spark.sinks.delta import append_table, read_table, table_exists
-from dataflix_spark.sources import NewRows
+from dataflix_spark.sources import NewRows, rows_of_unrecorded_runs
+
+log = logging.getLogger("dataflix")
 
 SOURCE_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
 
@@ -32,15 +36,25 @@ def file_key(location: str) -> str:
     return re.sub(r"^file:/+", "file:/", unquote(location))
 
 
-def list_container_files(spark: SparkSession, input_dir: str, container: str) -> list[str]:
-    """The container's source files, sorted (any Hadoop file system)."""
+@dataclass(frozen=True)
+class Listed:
+    """A source file as listed: its path (as Hadoop spells it), size and modification time."""
+
+    path: str
+    size_bytes: int
+    modified_ms: int
+
+
+def list_container_files(spark: SparkSession, input_dir: str, container: str) -> list[Listed]:
+    """The container's source files, sorted by path (any Hadoop file system)."""
     jvm = spark.sparkContext._jvm
     folder = jvm.org.apache.hadoop.fs.Path(f"{input_dir.rstrip('/')}/{container}")
     fs = folder.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(folder):
         return []
-    paths = [status.getPath() for status in fs.listStatus(folder) if status.isFile()]
-    return sorted(p.toString() for p in paths if p.getName().endswith(SOURCE_SUFFIXES))
+    listed = [Listed(s.getPath().toString(), s.getLen(), s.getModificationTime()) for s in fs.listStatus(folder)
+              if s.isFile() and s.getPath().getName().endswith(SOURCE_SUFFIXES)]
+    return sorted(listed, key=lambda f: f.path)
 
 
 def read_json_lines(spark: SparkSession, files: list[str]) -> DataFrame:
@@ -65,35 +79,57 @@ class BronzeInventory:
     files: frozenset[str] = frozenset()
     runs: frozenset[str] = frozenset()
     unrecorded: frozenset[tuple[str, str]] = frozenset()
+    # (size, modification time) of each file as it was when read, where recorded.
+    as_read: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def bronze_inventory(spark: SparkSession, lake: Lakehouse, container: str) -> BronzeInventory:
     """The files recorded in ops/source_files, plus a pass over the bronze rows of any run not recorded there
-    (killed between its bronze append and its record, or from before the record existed). Every bronze file
-    holds one run's rows, so Delta skips the recorded runs' files by their `run_id` statistics.
+    (killed between its bronze append and its record, or from before the record existed).
     Collects one row per *file* ingested, not per document."""
     if not table_exists(spark, lake.bronze(container)):
         return BronzeInventory()
     recorded: list = []
     if table_exists(spark, lake.ops("source_files")):
-        recorded = (read_table(spark, lake.ops("source_files")).where(F.col("container") == container)
-                    .select("run_id", "source_file").distinct().collect())
+        table = read_table(spark, lake.ops("source_files"))
+        as_listed = [F.col(c) if c in table.columns else F.lit(None).alias(c) for c in ("size_bytes", "modified_ms")]
+        recorded = (table.where(F.col("container") == container)
+                    .select("run_id", "source_file", *as_listed).distinct().collect())
     runs = sorted({r["run_id"] for r in recorded})
     bronze = read_table(spark, lake.bronze(container))
-    others = bronze.where(~F.col("run_id").isin(runs)) if runs else bronze
+    others = rows_of_unrecorded_runs(bronze, set(runs))
     unrecorded = {(p["run_id"], file_key(p["source_file"]))
                   for p in others.select("run_id", "source_file").distinct().collect()}
     pairs = {(r["run_id"], r["source_file"]) for r in recorded} | unrecorded
+    as_read = {r["source_file"]: (r["size_bytes"], r["modified_ms"]) for r in recorded if r["size_bytes"] is not None}
     return BronzeInventory(files=frozenset(f for _, f in pairs), runs=frozenset(r for r, _ in pairs),
-                           unrecorded=frozenset(unrecorded))
+                           unrecorded=frozenset(unrecorded), as_read=as_read)
 
 
-def record_source_files(spark: SparkSession, lake: Lakehouse, container: str, pairs: list[tuple[str, str]]) -> None:
-    """Appends (run, normalised file) pairs to ops/source_files."""
-    if pairs:
-        rows = spark.createDataFrame([(run_id, container, f) for run_id, f in sorted(pairs)], SOURCE_FILES_SCHEMA)
+def record_source_files(spark: SparkSession, lake: Lakehouse, container: str,
+                        rows: list[tuple[str, str, int | None, int | None]]) -> None:
+    """Appends (run, normalised file, size, modification time) rows to ops/source_files."""
+    if rows:
+        frame = spark.createDataFrame([(run_id, container, *rest) for run_id, *rest in sorted(rows)],
+                                      SOURCE_FILES_SCHEMA)
         with _SOURCE_FILES_WRITES:
-            append_table(rows, lake.ops("source_files"))
+            # A lakehouse from before the size and time columns gains them.
+            append_table(frame, lake.ops("source_files"), merge_schema=True)
+
+
+def _shown(location: str) -> str:
+    """A file's location as a user wrote it: a local path without `file:`."""
+    return re.sub(r"^file:/*", "/", unquote(location))
+
+
+def warn_changed(container: str, listed: list[Listed], as_read: dict[str, tuple[int, int]]) -> None:
+    """One warning line per file read before whose size or modification time differs now."""
+    for f in listed:
+        before = as_read.get(file_key(f.path))
+        if before is not None and before != (f.size_bytes, f.modified_ms):
+            log.warning("%s: %s changed after it was read (%s bytes then, %s now); files are identified by path, "
+                        "so it is not read again: deliver changes as new files", container, _shown(f.path),
+                        f"{before[0]:,}", f"{f.size_bytes:,}")
 
 
 @dataclass(frozen=True)
@@ -108,13 +144,15 @@ class LocalJsonSource:
     def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
         inventory = bronze_inventory(spark, lake, container)
         listed = list_container_files(spark, self.input_dir, container)
-        files = [f for f in listed if file_key(f) not in inventory.files]
+        warn_changed(container, listed, inventory.as_read)
+        new = [f for f in listed if file_key(f.path) not in inventory.files]
         # Recorded after the bronze append: a run killed in between leaves its files unrecorded, and the next
-        # run's inventory finds them in bronze (and records them then).
-        pairs = sorted(inventory.unrecorded) + [(run_id, file_key(f)) for f in files]
+        # run's inventory finds them in bronze (and records them then, without a size: it may have changed since).
+        rows = ([(run, f, None, None) for run, f in sorted(inventory.unrecorded)]
+                + [(run_id, file_key(f.path), f.size_bytes, f.modified_ms) for f in new])
         return NewRows(
-            rows=read_json_lines(spark, files) if files else None,
-            label=f"{len(files)} new files",
+            rows=read_json_lines(spark, [f.path for f in new]) if new else None,
+            label=f"{len(new)} new files",
             bronze_runs=inventory.runs,
-            commit=partial(record_source_files, spark, lake, container, pairs),
+            commit=partial(record_source_files, spark, lake, container, rows),
         )

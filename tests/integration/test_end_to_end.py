@@ -1,6 +1,9 @@
 """`dataflix run` as a user runs it, on generated documents plus hand-made ones, read back with delta-rs."""
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -123,3 +126,19 @@ def test_the_as_of_months_churn_is_null_in_both_churn_tables(lakehouse):
         assert len(current) and current["churned"].isna().all() and current["churn_rate"].isna().all(), name
         if name == "agg_subscriptions_monthly":  # zero-filled in every earlier month
             assert len(earlier) and earlier["churned"].notna().all()
+
+
+def test_the_run_says_what_it_does_and_is_never_silent_for_long(lakehouse):
+    """A line before Spark starts, none of Ivy's or Spark's start-up output (in _logs/spark.log instead), a
+    line at least every 10 s (stage lines, else a heartbeat), a first run called so, work tables called so."""
+    lines = lakehouse["stderr"].splitlines()
+    assert lines[0].endswith("INFO starting Spark (local[2]) …"), lines[:3]
+    assert not [line for line in lines if re.search(r"Ivy|::|resolving|artifacts|WARN NativeCodeLoader", line)]
+    spark_log = lakehouse["path"] / "_logs" / "spark.log"
+    assert f"its own output: {spark_log}" in lakehouse["stderr"] and ":: loading settings" in spark_log.read_text()
+    assert re.search(r" INFO run \S+ \(first run\): input ", lakehouse["stderr"])
+    assert "work table user_event_country written" in lakehouse["stderr"]
+    assert "gold user_event_country" not in lakehouse["stderr"]
+    stamps = [datetime.strptime(line[:8], "%H:%M:%S") for line in lines if re.match(r"\d\d:\d\d:\d\d ", line)]
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(stamps, stamps[1:])]
+    assert max(gaps) <= 12, max(gaps)  # the heartbeat comes after 10 s; timestamps are to the second

@@ -40,8 +40,13 @@ def test_watch_runs_again_over_files_that_arrive_later(tmp_path):
         _wait_for(log, "run log appended", 1, process)
         # At least one poll finds nothing new, and changes nothing.
         _wait_for(log, "gold is current", 1, process)
+        first_lines = sum(len(f.read_text().splitlines()) for f in (data / "playback_events").iterdir())
         (new_file,) = (later / "playback_events").iterdir()
         shutil.copy(new_file, data / "playback_events" / f"hour-2-{new_file.name}")
+        # A file already read is rewritten in place: not read again (files are identified by path), but said.
+        (changed,) = (data / "content").iterdir()
+        content_lines = sum(1 for line in changed.read_text().splitlines() if line.strip())
+        changed.write_text(changed.read_text() + changed.read_text().splitlines()[0] + "\n")
         _wait_for(log, "playback_events: 1 new files", 1, process)
         _wait_for(log, "gold: applying the silver changes", 1, process)
         runs = log.read_text().count("run log appended")
@@ -54,8 +59,10 @@ def test_watch_runs_again_over_files_that_arrive_later(tmp_path):
     run_log = DeltaTable(str(lake / "ops" / "run_log")).to_pandas()
     events = run_log[(run_log["container"] == "playback_events") & (run_log["read"] > 0)].sort_values("started_at")
     new_lines = len(new_file.read_text().splitlines())
-    first_lines = sum(len(f.read_text().splitlines()) for f in (data / "playback_events").iterdir()
-                      if not f.name.startswith("hour-2-"))
+    warnings = [line for line in log.read_text().splitlines() if "changed after it was read" in line]
+    assert warnings and all(" WARNING content: " in w and f"{changed}" in w and "not read again" in w
+                            for w in warnings), warnings
+    assert run_log[run_log["container"] == "content"]["read"].sum() == content_lines
     # The first run read the first files; a later run of the same process read only the new file.
     assert events["read"].tolist() == [first_lines, new_lines]
     assert run_log["run_id"].nunique() >= 3  # the first run, an idle poll, the run that found the file

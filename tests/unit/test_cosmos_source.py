@@ -7,9 +7,11 @@ import json
 import pytest
 
 from dataflix_spark.config import ConfigError, CosmosConfig, load_settings, resolve_pepper
+from dataflix_spark.sources import SourceError
 from dataflix_spark.sources.cosmos import (
     EMULATOR_KEY,
     CosmosAccount,
+    check_reachable,
     connector_options,
     datasource_options,
     describe_failure,
@@ -182,3 +184,27 @@ def test_cosmos_settings_in_conf_are_checked(tmp_path):
     conf.write_text("source: mongodb\n")
     with pytest.raises(ConfigError, match="unknown source 'mongodb': use one of local, cosmos"):
         load_settings(str(conf))
+
+
+def test_an_endpoint_nothing_listens_on_is_said_before_spark_starts():
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    account = CosmosAccount(endpoint=f"https://127.0.0.1:{port}/", database="db", auth_type="key", key="k")
+    with pytest.raises(SourceError, match=rf"^Cosmos DB account 127\.0\.0\.1:{port}, database db: the account is "
+                                          r"unreachable \(Connection refused\)"):
+        check_reachable(account, environ={})
+    check_reachable(account, environ={"HTTPS_PROXY": "http://proxy:3128"})  # through a proxy: the SDK's to say
+
+
+def test_a_listening_endpoint_passes_the_check():
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        account = CosmosAccount(endpoint=f"https://127.0.0.1:{server.getsockname()[1]}/", database="db",
+                                auth_type="key", key="k")
+        check_reachable(account, environ={})

@@ -1,0 +1,38 @@
+"""The local source's file bookkeeping: sizes and times recorded, a changed file said once per run, and a
+lakehouse from before those columns existed still read."""
+from __future__ import annotations
+
+import logging
+
+from dataflix_spark.lakehouse import Lakehouse
+from dataflix_spark.sources.local_json import Listed, bronze_inventory, record_source_files, warn_changed
+
+
+def test_a_file_whose_size_or_time_changed_is_one_warning_naming_it(caplog):
+    as_read = {"file:/in/content/a.jsonl": (100, 1_000), "file:/in/content/b.jsonl": (50, 2_000)}
+    listed = [Listed("file:///in/content/a.jsonl", 100, 1_000),  # unchanged
+              Listed("file:///in/content/b.jsonl", 50, 2_500),  # touched: same size, later time
+              Listed("file:///in/content/c%20d.jsonl", 10, 3_000)]  # new: not a change
+    with caplog.at_level(logging.WARNING, logger="dataflix"):
+        warn_changed("content", listed, as_read)
+    assert [r.getMessage() for r in caplog.records] == [
+        "content: /in/content/b.jsonl changed after it was read (50 bytes then, 50 now); files are identified by "
+        "path, so it is not read again: deliver changes as new files"]
+
+
+def test_sizes_are_recorded_and_a_table_without_them_gains_the_columns(spark, tmp_path):
+    lake = Lakehouse(str(tmp_path / "lake"))
+    # ops/source_files as written before the size and time columns existed.
+    old = spark.createDataFrame([("r1", "content", "file:/in/content/a.jsonl")], "run_id string, container string, "
+                                "source_file string")
+    old.write.format("delta").save(lake.ops("source_files"))
+    spark.createDataFrame([("r1", "x", "file:/in/content/a.jsonl")], "run_id string, raw string, source_file string") \
+        .write.format("delta").save(lake.bronze("content"))
+    assert bronze_inventory(spark, lake, "content").as_read == {}  # nothing recorded: nothing compared
+
+    record_source_files(spark, lake, "content", [("r2", "file:/in/content/b.jsonl", 50, 2_000)])
+    inventory = bronze_inventory(spark, lake, "content")
+    assert inventory.as_read == {"file:/in/content/b.jsonl": (50, 2_000)}
+    assert inventory.files == {"file:/in/content/a.jsonl", "file:/in/content/b.jsonl"}
+    assert spark.read.format("delta").load(lake.ops("source_files")).columns == [
+        "run_id", "container", "source_file", "size_bytes", "modified_ms"]
