@@ -249,25 +249,35 @@ def _require_spark() -> None:
     check_java()
 
 
-def _bytes_under(*folders: str) -> int:
-    """Bytes of the files under local folders (a remote one counts as large)."""
+# Below this much input and bronze, a run's queries are compiled for a few thousand rows each: Spark's whole-stage
+# code generation (a Java compile per query) then costs more than it saves (a first run of 1,239 documents in a
+# new process: 88.6 s with it, 76.6 s without; bench/small_runs.py).
+SMALL_RUN_BYTES = 128 * 1024 * 1024
+
+
+def _bytes_under(*folders: str) -> int | None:
+    """Bytes of the files under local folders; None when one is remote (not measured)."""
     total = 0
     for folder in folders:
         if "://" in folder:
-            return 1 << 62
+            return None
         for root, _, files in os.walk(folder):
             total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
     return total
 
 
-def _is_short(input_dir: str, lakehouse: str) -> bool:
-    """A small local input and lakehouse: a run of seconds to a few minutes (session.SHORT_RUN_BYTES)."""
-    from dataflix_spark.session import SHORT_RUN_BYTES
+def _size_settings(spark, settings: Settings, input_dir: str, lakehouse: str) -> None:
+    """Whole-stage code generation off for a small local run, on otherwise (unless --conf sets it)."""
+    key = "spark.sql.codegen.wholeStage"
+    if key in settings.spark.conf:
+        return
+    size = _bytes_under(input_dir, os.path.join(lakehouse, "bronze")) if input_dir else None
+    small = size is not None and size < SMALL_RUN_BYTES
+    spark.conf.set(key, "false" if small else "true")
+    log.debug("%s=%s (input and bronze: %s bytes)", key, not small, size)
 
-    return bool(input_dir) and _bytes_under(input_dir, os.path.join(lakehouse, "bronze")) < SHORT_RUN_BYTES
 
-
-def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, short_run: bool = False):
+def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str):
     """The session, with a line before (a start takes 5–30 s) and a heartbeat; Spark's and Ivy's own output goes
     to `<lakehouse>/_logs/spark.log` (a temporary file for a remote lakehouse), or the terminal with -v."""
     from dataflix_spark.ops.progress import Progress
@@ -281,7 +291,7 @@ def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, s
     log.info("starting Spark (%s) …", master)
     with Progress() as progress:
         progress.working_on(f"starting Spark ({master})")
-        spark = get_spark(settings.spark, output=output, short_run=short_run)
+        spark = get_spark(settings.spark, output=output)
     log.info("Spark started in %.0f s%s", progress.elapsed(), f"; its own output: {output}" if output else "")
     return spark
 
@@ -303,7 +313,8 @@ def command_run(args: argparse.Namespace) -> int:
         qoe=settings.qoe,
     )
     check_unlocked(opts.lakehouse)
-    spark = _start_spark(settings, args, opts.lakehouse, short_run=_is_short(input_dir, opts.lakehouse))
+    spark = _start_spark(settings, args, opts.lakehouse)
+    _size_settings(spark, settings, input_dir, opts.lakehouse)
     counts = run(spark, opts)
     while args.watch is not None:
         # One warm JVM for every run: a small run in it skips the start-up and JIT warm-up a new process pays.
@@ -313,17 +324,19 @@ def command_run(args: argparse.Namespace) -> int:
         time.sleep(args.watch)
         # Without --as-of the date is today's at each run; --full-refresh rebuilds once, at the first.
         opts = replace(opts, as_of=parse_as_of(args.as_of), full_refresh=False)
+        _size_settings(spark, settings, input_dir, opts.lakehouse)
         counts = run(spark, opts)
     return 0 if all(c.balanced() for c in counts) else 1
 
 
 def _generate(out: str, users: int, days: int, seed: int = 42, titles: int = 60, bad_rate: float = 0.01,
-              duplicate_rate: float = 0.02, end_date: dt.date | None = None, gzip_files: bool = False):
+              duplicate_rate: float = 0.02, end_date: dt.date | None = None, gzip_files: bool = False,
+              progress=log.info):
     from dataflix_spark.generate import generate
 
     kwargs = {"end_date": end_date} if end_date else {}
     return generate(out, users=users, days=days, seed=seed, titles=titles, bad_rate=bad_rate,
-                    duplicate_rate=duplicate_rate, gzip_files=gzip_files, progress=log.info, **kwargs)
+                    duplicate_rate=duplicate_rate, gzip_files=gzip_files, progress=progress, **kwargs)
 
 
 def command_generate(args: argparse.Namespace) -> int:
@@ -361,9 +374,12 @@ def command_demo(args: argparse.Namespace) -> int:
         if folder.exists():
             log.info("replacing the earlier demo %s %s", what, folder)
             shutil.rmtree(folder)
-    summary = _generate(str(sample), args.users, args.days)
+    log.info("generating %d users' documents over %d days into %s …", args.users, args.days, sample)
+    summary = _generate(str(sample), args.users, args.days, progress=None)  # a line per day is for `generate`
+    log.info("generated %s documents", f"{sum(summary.counts.values()):,}")
     lakehouse_path = _check_lakehouse(str(lakehouse))
-    spark = _start_spark(settings, args, lakehouse_path, short_run=_is_short(str(sample), lakehouse_path))
+    spark = _start_spark(settings, args, lakehouse_path)
+    _size_settings(spark, settings, str(sample), lakehouse_path)
     opts = RunOptions(input_dir=str(sample), lakehouse=lakehouse_path, as_of=summary.end_date,
                       pepper=resolve_pepper(), qoe=settings.qoe)
     run(spark, opts)

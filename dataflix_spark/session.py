@@ -112,17 +112,10 @@ def _launch_jvm(builder: SparkSession.Builder, output: str) -> None:
     SparkContext._gateway, SparkContext._jvm = gateway, gateway.jvm
 
 
-# A short run on one machine spends much of its time compiling: C2 (the JIT's optimising tier) competes with the
-# work for the two cores and pays off only on long runs. Below this much input, the JVM keeps to C1.
-SHORT_RUN_BYTES = 128 * 1024 * 1024
-SHORT_RUN_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
-
-
 def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
-              output: str | None = None, short_run: bool = False) -> SparkSession:
+              output: str | None = None) -> SparkSession:
     """Builds (or returns the running) SparkSession with Delta Lake, UTC time and the settings' tuning.
-    With `output`, a JVM started here writes its own output to that file rather than the terminal; with
-    `short_run` (a small local run), it uses JIT settings for a short-lived process."""
+    With `output`, a JVM started here writes its own output to that file rather than the terminal."""
     from delta import configure_spark_with_delta_pip
 
     check_java()
@@ -147,10 +140,7 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
         # Delta rebuilds a table's snapshot with 50 tasks by default, sized for clusters and long logs; on one
         # machine those tasks are pure overhead (a small run: 88 s with the default, 58 s with 2).
         conf.setdefault("spark.databricks.delta.snapshotPartitions", str(min(os.cpu_count() or 2, 8)))
-    java_options = f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}"
-    if short_run and (settings.master or "").startswith("local") and not launched_by_spark_submit:
-        java_options = f"{SHORT_RUN_JAVA_OPTIONS} {java_options}"
-    conf.setdefault("spark.driver.extraJavaOptions", java_options)
+    conf.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}")
     conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))
     if os.environ.get("DATAFLIX_IVY_DIR"):
         # Where spark.jars.packages caches Maven jars (CI keeps them inside its clone).

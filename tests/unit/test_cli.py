@@ -220,18 +220,3 @@ def test_what_the_demo_leaves_in_the_working_copy_is_ignored_by_git():
                              capture_output=True, text=True)
     assert ignored.stdout.split() == ["dashboard.html", "sample_data/", "lakehouse/"], ignored
 
-
-def test_a_small_local_input_and_lakehouse_is_a_short_run(tmp_path, monkeypatch):
-    from dataflix_spark import cli, session
-
-    monkeypatch.setattr(session, "SHORT_RUN_BYTES", 1000)
-    folder = tmp_path / "in" / "content"
-    folder.mkdir(parents=True)
-    (folder / "a.jsonl").write_bytes(b"x" * 600)
-    lakehouse = tmp_path / "lh"
-    assert cli._is_short(str(tmp_path / "in"), str(lakehouse))  # no bronze yet
-    (lakehouse / "bronze" / "content").mkdir(parents=True)
-    (lakehouse / "bronze" / "content" / "part-0.parquet").write_bytes(b"x" * 500)
-    assert not cli._is_short(str(tmp_path / "in"), str(lakehouse))  # 1,100 bytes in all
-    assert not cli._is_short("", str(lakehouse))  # the Cosmos source: its size is not known before the read
-    assert not cli._is_short("abfss://c@a.dfs.core.windows.net/in", str(lakehouse))
