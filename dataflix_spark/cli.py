@@ -298,7 +298,7 @@ def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str):
 
 def command_run(args: argparse.Namespace) -> int:
     _require_spark()
-    from dataflix_spark.pipeline import RunOptions, run
+    from dataflix_spark.pipeline import RunOptions
 
     settings = _settings(args)
     as_of = parse_as_of(args.as_of)
@@ -314,6 +314,15 @@ def command_run(args: argparse.Namespace) -> int:
     )
     check_unlocked(opts.lakehouse)
     spark = _start_spark(settings, args, opts.lakehouse)
+    try:
+        return _run_and_watch(spark, settings, args, opts, source, input_dir)
+    finally:
+        spark.stop()  # the application ends here (a cluster's master lists it as finished), not at the JVM's exit
+
+
+def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, source, input_dir: str) -> int:
+    from dataflix_spark.pipeline import run
+
     _size_settings(spark, settings, input_dir, opts.lakehouse)
     counts = run(spark, opts)
     while args.watch is not None:

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def test_dataflix_run_on_the_standalone_cluster_writes_local_modes_gold(built_la
 
     # The application ran on the cluster: the master lists it as finished, and each worker started an
     # executor that fetched the package zip and the Delta jars and ran tasks.
-    apps = _master_status(cluster["ui"])["completedapps"]
+    deadline = time.monotonic() + 60
+    while not (apps := _master_status(cluster["ui"])["completedapps"]) and time.monotonic() < deadline:
+        time.sleep(1)  # the master's status page may lag the application's end by a moment
     assert [(a["name"], a["state"], a["cores"]) for a in apps] == [("dataflix", "FINISHED", 2)]
     for worker in ("worker-1", "worker-2"):
         executors = list((cluster["dir"] / worker / apps[0]["id"]).iterdir())
