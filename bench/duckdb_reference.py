@@ -436,9 +436,10 @@ GOLD_SQL = {
         SELECT m.month, m.plan, coalesce(subscribers_start, 0) AS subscribers_start,
                coalesce(subscribers_end, 0) AS subscribers_end, coalesce(new_subscribers, 0) AS new_subscribers,
                coalesce(cancellations, 0) AS cancellations,
-               CASE WHEN is_as_of_month THEN 0 ELSE coalesce(churned, 0) END AS churned,
-               CASE WHEN coalesce(subscribers_start, 0) > 0
-                    THEN (CASE WHEN is_as_of_month THEN 0 ELSE coalesce(churned, 0) END) / subscribers_start END
+               -- The as-of month's churn is not known yet: null (metrics.md).
+               CASE WHEN NOT is_as_of_month THEN coalesce(churned, 0) END AS churned,
+               CASE WHEN coalesce(subscribers_start, 0) > 0 AND NOT is_as_of_month
+                    THEN coalesce(churned, 0) / subscribers_start END
                    AS churn_rate,
                coalesce(revenue, 0) AS revenue, coalesce(mrr, 0) AS mrr
         FROM m
