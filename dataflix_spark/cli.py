@@ -47,7 +47,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line (`dataflix: error: …`) rather than usage text and a message."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"dataflix: error: {self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"dataflix: error: {message} (see {self.prog} --help)\n")
 
 
 def _number(kind, low, high=None, low_open=False, high_open=False):

@@ -173,7 +173,11 @@ def test_report_queries_return_the_delta_tables(server, cursor, built_lakehouse)
         cursor.execute(sql)
         got = [tuple(_value(v) for v in row) for row in cursor.fetchall()]
         want = expected[name]
-        assert want and all(v is not None for v in want[0]), f"{name}: the fixture has no data for this visual"
+        # The as-of month's churn is not known yet: null by the contract (kpi_subscriptions' fifth value).
+        known = [v for i, v in enumerate(want[0]) if not (name == "kpi_subscriptions" and i == 4)] if want else []
+        assert want and all(v is not None for v in known), f"{name}: the fixture has no data for this visual"
+        if name == "kpi_subscriptions":
+            assert want[0][4] is None and got[0][4] is None, "the as-of month's churned must be null"
         if name in ORDERED:
             assert got == want, name
         else:

@@ -19,7 +19,7 @@ def test_missing_lakehouse(tmp_path):
 
 def test_port_out_of_range(tmp_path):
     result = dataflix("serve", "--lakehouse", str(tmp_path), "--port", "70000")
-    assert_one_line_error(result, "--port must be from 1 to 65535")
+    assert_one_line_error(result, "argument --port: must be >= 1 and <= 65535, got 70000 (see dataflix serve --help)")
 
 
 def test_port_in_use(tmp_path):
