@@ -266,18 +266,28 @@ def _bytes_under(*folders: str) -> int | None:
     return total
 
 
-def _size_settings(spark, settings: Settings, input_dir: str, lakehouse: str) -> None:
-    """Whole-stage code generation off for a small local run, on otherwise (unless --conf sets it)."""
-    key = "spark.sql.codegen.wholeStage"
-    if key in settings.spark.conf:
-        return
+def _is_small_run(input_dir: str, lakehouse: str) -> bool:
+    """A local run whose input and bronze are under SMALL_RUN_BYTES (a Cosmos DB or remote run is not measured)."""
     size = _bytes_under(input_dir, os.path.join(lakehouse, "bronze")) if input_dir else None
-    small = size is not None and size < SMALL_RUN_BYTES
-    spark.conf.set(key, "false" if small else "true")
-    log.debug("%s=%s (input and bronze: %s bytes)", key, not small, size)
+    log.debug("input and bronze: %s bytes", size)
+    return size is not None and size < SMALL_RUN_BYTES
 
 
-def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str):
+# A small run's queries see a few thousand rows: generating and compiling Java for each (whole-stage code
+# generation, then per-expression code) costs more than interpreting them. A small first run: 141-147 s ->
+# 123 s with interpreted expressions alone, 92-99 s with the short-run JIT as well (docs/performance.md).
+SMALL_RUN_SQL = {"spark.sql.codegen.wholeStage": ("false", "true"),
+                 "spark.sql.codegen.factoryMode": ("NO_CODEGEN", "FALLBACK")}
+
+
+def _size_settings(spark, settings: Settings, small: bool) -> None:
+    """Code generation off for a small local run, on otherwise (a key set by --conf is left as set)."""
+    for key, (when_small, otherwise) in SMALL_RUN_SQL.items():
+        if key not in settings.spark.conf:
+            spark.conf.set(key, when_small if small else otherwise)
+
+
+def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, short_run: bool = False):
     """The session, with a line before (a start takes 5–30 s) and a heartbeat; Spark's and Ivy's own output goes
     to `<lakehouse>/_logs/spark.log` (a temporary file for a remote lakehouse), or the terminal with -v."""
     from dataflix_spark.ops.progress import Progress
@@ -291,7 +301,7 @@ def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str):
     log.info("starting Spark (%s) …", master)
     with Progress() as progress:
         progress.working_on(f"starting Spark ({master})")
-        spark = get_spark(settings.spark, output=output)
+        spark = get_spark(settings.spark, output=output, short_run=short_run)
     log.info("Spark started in %.0f s%s", progress.elapsed(), f"; its own output: {output}" if output else "")
     return spark
 
@@ -313,7 +323,7 @@ def command_run(args: argparse.Namespace) -> int:
         qoe=settings.qoe,
     )
     check_unlocked(opts.lakehouse)
-    spark = _start_spark(settings, args, opts.lakehouse)
+    spark = _start_spark(settings, args, opts.lakehouse, short_run=_is_small_run(input_dir, opts.lakehouse))
     try:
         return _run_and_watch(spark, settings, args, opts, source, input_dir)
     finally:
@@ -323,7 +333,7 @@ def command_run(args: argparse.Namespace) -> int:
 def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, source, input_dir: str) -> int:
     from dataflix_spark.pipeline import run
 
-    _size_settings(spark, settings, input_dir, opts.lakehouse)
+    _size_settings(spark, settings, _is_small_run(input_dir, opts.lakehouse))
     counts = run(spark, opts)
     while args.watch is not None:
         # One warm JVM for every run: a small run in it skips the start-up and JIT warm-up a new process pays.
@@ -333,7 +343,7 @@ def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, so
         time.sleep(args.watch)
         # Without --as-of the date is today's at each run; --full-refresh rebuilds once, at the first.
         opts = replace(opts, as_of=parse_as_of(args.as_of), full_refresh=False)
-        _size_settings(spark, settings, input_dir, opts.lakehouse)
+        _size_settings(spark, settings, _is_small_run(input_dir, opts.lakehouse))
         counts = run(spark, opts)
     return 0 if all(c.balanced() for c in counts) else 1
 
@@ -387,8 +397,9 @@ def command_demo(args: argparse.Namespace) -> int:
     summary = _generate(str(sample), args.users, args.days, progress=None)  # a line per day is for `generate`
     log.info("generated %s documents", f"{sum(summary.counts.values()):,}")
     lakehouse_path = _check_lakehouse(str(lakehouse))
-    spark = _start_spark(settings, args, lakehouse_path)
-    _size_settings(spark, settings, str(sample), lakehouse_path)
+    small = _is_small_run(str(sample), lakehouse_path)
+    spark = _start_spark(settings, args, lakehouse_path, short_run=small)
+    _size_settings(spark, settings, small)
     opts = RunOptions(input_dir=str(sample), lakehouse=lakehouse_path, as_of=summary.end_date,
                       pepper=resolve_pepper(), qoe=settings.qoe)
     run(spark, opts)

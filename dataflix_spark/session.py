@@ -112,10 +112,25 @@ def _launch_jvm(builder: SparkSession.Builder, output: str) -> None:
     SparkContext._gateway, SparkContext._jvm = gateway, gateway.jvm
 
 
+# A short run's JVM spends about half its CPU in the JIT, mostly in the optimising compiler (C2), whose code a run
+# of a minute or two hardly uses: the quick compiler alone with room for its code (the default 48 MB filled up
+# without C2 and the JVM stopped compiling). A small first run: 141-147 s -> 119-131 s (docs/performance.md).
+SHORT_RUN_JAVA_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=512m")
+
+
+def driver_java_options(master: str | None, short_run: bool) -> str:
+    """The driver JVM's options: our log4j settings, and the short-run JIT for a short run on a local master."""
+    options = [f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}"]
+    if short_run and (master or "local").startswith("local"):
+        options += SHORT_RUN_JAVA_OPTIONS
+    return " ".join(options)
+
+
 def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
-              output: str | None = None) -> SparkSession:
+              output: str | None = None, short_run: bool = False) -> SparkSession:
     """Builds (or returns the running) SparkSession with Delta Lake, UTC time and the settings' tuning.
-    With `output`, a JVM started here writes its own output to that file rather than the terminal."""
+    With `output`, a JVM started here writes its own output to that file rather than the terminal; with
+    `short_run`, a JVM started here for a local master is tuned for a run of minutes (SHORT_RUN_JAVA_OPTIONS)."""
     from delta import configure_spark_with_delta_pip
 
     check_java()
@@ -140,7 +155,8 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
         # Delta rebuilds a table's snapshot with 50 tasks by default, sized for clusters and long logs; on one
         # machine those tasks are pure overhead (a small run: 88 s with the default, 58 s with 2).
         conf.setdefault("spark.databricks.delta.snapshotPartitions", str(min(os.cpu_count() or 2, 8)))
-    conf.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}")
+    conf.setdefault("spark.driver.extraJavaOptions",
+                    driver_java_options(settings.master, short_run and not launched_by_spark_submit))
     conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))
     if os.environ.get("DATAFLIX_IVY_DIR"):
         # Where spark.jars.packages caches Maven jars (CI keeps them inside its clone).

@@ -1,0 +1,52 @@
+"""A small local run is tuned for its fixed costs (short-run JIT, no code generation); anything else is not."""
+from __future__ import annotations
+
+import pytest
+
+from dataflix_spark import cli
+from dataflix_spark.config import Settings, SparkSettings
+from dataflix_spark.session import SHORT_RUN_JAVA_OPTIONS, driver_java_options
+
+
+def test_a_short_local_run_gets_the_short_run_jit_and_keeps_the_log_settings():
+    options = driver_java_options("local[2]", short_run=True)
+    assert options.startswith("-Dlog4j2.configurationFile=")
+    assert all(option in options.split() for option in SHORT_RUN_JAVA_OPTIONS)
+
+
+@pytest.mark.parametrize(("master", "short_run"), [("local[2]", False), ("spark://127.0.0.1:7077", True)])
+def test_a_long_run_or_a_cluster_keeps_the_default_jit(master, short_run):
+    options = driver_java_options(master, short_run=short_run).split()
+    assert len(options) == 1 and options[0].startswith("-Dlog4j2.configurationFile=")
+
+
+def test_small_is_measured_on_the_input_and_bronze(tmp_path, monkeypatch):
+    (tmp_path / "input").mkdir()
+    (tmp_path / "input" / "a.jsonl").write_bytes(b"x" * 600)
+    (tmp_path / "lake" / "bronze" / "t").mkdir(parents=True)
+    (tmp_path / "lake" / "bronze" / "t" / "p.parquet").write_bytes(b"x" * 500)
+    monkeypatch.setattr(cli, "SMALL_RUN_BYTES", 1_101)
+    assert cli._is_small_run(str(tmp_path / "input"), str(tmp_path / "lake"))
+    monkeypatch.setattr(cli, "SMALL_RUN_BYTES", 1_100)  # the two folders together: 1,100 bytes
+    assert not cli._is_small_run(str(tmp_path / "input"), str(tmp_path / "lake"))
+
+
+def test_a_cosmos_or_remote_run_is_not_measured_and_not_small(tmp_path):
+    assert not cli._is_small_run("", str(tmp_path))  # the Cosmos DB source has no input folder
+    assert not cli._is_small_run("abfss://c@a.dfs.core.windows.net/in", str(tmp_path))
+
+
+def test_code_generation_follows_the_size_unless_the_conf_sets_it(spark):
+    keys = list(cli.SMALL_RUN_SQL)
+    before = {key: spark.conf.get(key, None) for key in keys}
+    try:
+        cli._size_settings(spark, Settings(), small=True)
+        assert [spark.conf.get(key) for key in keys] == ["false", "NO_CODEGEN"]
+        cli._size_settings(spark, Settings(), small=False)
+        assert [spark.conf.get(key) for key in keys] == ["true", "FALLBACK"]
+        chosen = Settings(spark=SparkSettings(conf={"spark.sql.codegen.wholeStage": "true"}))
+        cli._size_settings(spark, chosen, small=True)
+        assert [spark.conf.get(key) for key in keys] == ["true", "NO_CODEGEN"]
+    finally:
+        for key, value in before.items():
+            spark.conf.unset(key) if value is None else spark.conf.set(key, value)
