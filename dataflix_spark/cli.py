@@ -266,25 +266,33 @@ def _bytes_under(*folders: str) -> int | None:
     return total
 
 
-def _is_small_run(input_dir: str, lakehouse: str) -> bool:
-    """A local run whose input and bronze are under SMALL_RUN_BYTES (a Cosmos DB or remote run is not measured)."""
+def _run_bytes(input_dir: str, lakehouse: str) -> int | None:
+    """Bytes of a local run's input and bronze; None for a Cosmos DB or remote run (not measured)."""
     size = _bytes_under(input_dir, os.path.join(lakehouse, "bronze")) if input_dir else None
     log.debug("input and bronze: %s bytes", size)
-    return size is not None and size < SMALL_RUN_BYTES
+    return size
+
+
+def _is_small_run(input_dir: str, lakehouse: str, limit: int = SMALL_RUN_BYTES) -> bool:
+    """A local run whose input and bronze are under `limit` bytes."""
+    size = _run_bytes(input_dir, lakehouse)
+    return size is not None and size < limit
 
 
 # A small run's queries see a few thousand rows: generating and compiling Java for each (whole-stage code
-# generation, then per-expression code) costs more than interpreting them. A small first run: 141-147 s ->
-# 123 s with interpreted expressions alone, 92-99 s with the short-run JIT as well (docs/performance.md).
-SMALL_RUN_SQL = {"spark.sql.codegen.wholeStage": ("false", "true"),
-                 "spark.sql.codegen.factoryMode": ("NO_CODEGEN", "FALLBACK")}
+# generation, then per-expression code) costs more than interpreting them. A first run of 1,239 documents:
+# 141-147 s -> 123 s with interpreted expressions, 92-99 s with the short-run JIT as well; but the demo's
+# 67 MB took longer so (216 s against 188 s): those two only under TINY_RUN_BYTES (docs/performance.md).
+TINY_RUN_BYTES = 16 * 1024 * 1024
+SMALL_RUN_SQL = {"spark.sql.codegen.wholeStage": (SMALL_RUN_BYTES, "false", "true"),
+                 "spark.sql.codegen.factoryMode": (TINY_RUN_BYTES, "NO_CODEGEN", "FALLBACK")}
 
 
-def _size_settings(spark, settings: Settings, small: bool) -> None:
-    """Code generation off for a small local run, on otherwise (a key set by --conf is left as set)."""
-    for key, (when_small, otherwise) in SMALL_RUN_SQL.items():
+def _size_settings(spark, settings: Settings, size: int | None) -> None:
+    """Code generation off for a run under each setting's size, on otherwise (a key set by --conf is left as set)."""
+    for key, (limit, under, otherwise) in SMALL_RUN_SQL.items():
         if key not in settings.spark.conf:
-            spark.conf.set(key, when_small if small else otherwise)
+            spark.conf.set(key, under if size is not None and size < limit else otherwise)
 
 
 def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, short_run: bool = False):
@@ -323,7 +331,8 @@ def command_run(args: argparse.Namespace) -> int:
         qoe=settings.qoe,
     )
     check_unlocked(opts.lakehouse)
-    spark = _start_spark(settings, args, opts.lakehouse, short_run=_is_small_run(input_dir, opts.lakehouse))
+    short_run = _is_small_run(input_dir, opts.lakehouse, TINY_RUN_BYTES)
+    spark = _start_spark(settings, args, opts.lakehouse, short_run=short_run)
     try:
         return _run_and_watch(spark, settings, args, opts, source, input_dir)
     finally:
@@ -333,7 +342,7 @@ def command_run(args: argparse.Namespace) -> int:
 def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, source, input_dir: str) -> int:
     from dataflix_spark.pipeline import run
 
-    _size_settings(spark, settings, _is_small_run(input_dir, opts.lakehouse))
+    _size_settings(spark, settings, _run_bytes(input_dir, opts.lakehouse))
     counts = run(spark, opts)
     while args.watch is not None:
         # One warm JVM for every run: a small run in it skips the start-up and JIT warm-up a new process pays.
@@ -343,7 +352,7 @@ def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, so
         time.sleep(args.watch)
         # Without --as-of the date is today's at each run; --full-refresh rebuilds once, at the first.
         opts = replace(opts, as_of=parse_as_of(args.as_of), full_refresh=False)
-        _size_settings(spark, settings, _is_small_run(input_dir, opts.lakehouse))
+        _size_settings(spark, settings, _run_bytes(input_dir, opts.lakehouse))
         counts = run(spark, opts)
     return 0 if all(c.balanced() for c in counts) else 1
 
@@ -397,9 +406,9 @@ def command_demo(args: argparse.Namespace) -> int:
     summary = _generate(str(sample), args.users, args.days, progress=None)  # a line per day is for `generate`
     log.info("generated %s documents", f"{sum(summary.counts.values()):,}")
     lakehouse_path = _check_lakehouse(str(lakehouse))
-    small = _is_small_run(str(sample), lakehouse_path)
-    spark = _start_spark(settings, args, lakehouse_path, short_run=small)
-    _size_settings(spark, settings, small)
+    spark = _start_spark(settings, args, lakehouse_path,
+                         short_run=_is_small_run(str(sample), lakehouse_path, TINY_RUN_BYTES))
+    _size_settings(spark, settings, _run_bytes(str(sample), lakehouse_path))
     opts = RunOptions(input_dir=str(sample), lakehouse=lakehouse_path, as_of=summary.end_date,
                       pepper=resolve_pepper(), qoe=settings.qoe)
     run(spark, opts)

@@ -1,4 +1,4 @@
-"""A small local run is tuned for its fixed costs (short-run JIT, no code generation); anything else is not."""
+"""A small (and a tiny) local run is tuned for its fixed costs (short-run JIT, no code generation); anything else is not."""
 from __future__ import annotations
 
 import pytest
@@ -20,15 +20,14 @@ def test_a_long_run_or_a_cluster_keeps_the_default_jit(master, short_run):
     assert len(options) == 1 and options[0].startswith("-Dlog4j2.configurationFile=")
 
 
-def test_small_is_measured_on_the_input_and_bronze(tmp_path, monkeypatch):
+def test_small_is_measured_on_the_input_and_bronze(tmp_path):
     (tmp_path / "input").mkdir()
     (tmp_path / "input" / "a.jsonl").write_bytes(b"x" * 600)
     (tmp_path / "lake" / "bronze" / "t").mkdir(parents=True)
     (tmp_path / "lake" / "bronze" / "t" / "p.parquet").write_bytes(b"x" * 500)
-    monkeypatch.setattr(cli, "SMALL_RUN_BYTES", 1_101)
-    assert cli._is_small_run(str(tmp_path / "input"), str(tmp_path / "lake"))
-    monkeypatch.setattr(cli, "SMALL_RUN_BYTES", 1_100)  # the two folders together: 1,100 bytes
-    assert not cli._is_small_run(str(tmp_path / "input"), str(tmp_path / "lake"))
+    assert cli._run_bytes(str(tmp_path / "input"), str(tmp_path / "lake")) == 1_100
+    assert cli._is_small_run(str(tmp_path / "input"), str(tmp_path / "lake"), limit=1_101)
+    assert not cli._is_small_run(str(tmp_path / "input"), str(tmp_path / "lake"), limit=1_100)
 
 
 def test_a_cosmos_or_remote_run_is_not_measured_and_not_small(tmp_path):
@@ -40,12 +39,14 @@ def test_code_generation_follows_the_size_unless_the_conf_sets_it(spark):
     keys = list(cli.SMALL_RUN_SQL)
     before = {key: spark.conf.get(key, None) for key in keys}
     try:
-        cli._size_settings(spark, Settings(), small=True)
+        cli._size_settings(spark, Settings(), 1_000)
         assert [spark.conf.get(key) for key in keys] == ["false", "NO_CODEGEN"]
-        cli._size_settings(spark, Settings(), small=False)
+        cli._size_settings(spark, Settings(), cli.TINY_RUN_BYTES)  # the demo's size: interpreted code is slower
+        assert [spark.conf.get(key) for key in keys] == ["false", "FALLBACK"]
+        cli._size_settings(spark, Settings(), None)  # not measured: a Cosmos DB or remote run
         assert [spark.conf.get(key) for key in keys] == ["true", "FALLBACK"]
         chosen = Settings(spark=SparkSettings(conf={"spark.sql.codegen.wholeStage": "true"}))
-        cli._size_settings(spark, chosen, small=True)
+        cli._size_settings(spark, chosen, 1_000)
         assert [spark.conf.get(key) for key in keys] == ["true", "NO_CODEGEN"]
     finally:
         for key, value in before.items():
