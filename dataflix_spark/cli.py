@@ -273,9 +273,8 @@ def _run_bytes(input_dir: str, lakehouse: str) -> int | None:
     return size
 
 
-def _is_small_run(input_dir: str, lakehouse: str, limit: int = SMALL_RUN_BYTES) -> bool:
-    """A local run whose input and bronze are under `limit` bytes."""
-    size = _run_bytes(input_dir, lakehouse)
+def _below(size: int | None, limit: int) -> bool:
+    """A measured run size under `limit` bytes (an unmeasured run is never small)."""
     return size is not None and size < limit
 
 
@@ -292,7 +291,7 @@ def _size_settings(spark, settings: Settings, size: int | None) -> None:
     """Code generation off for a run under each setting's size, on otherwise (a key set by --conf is left as set)."""
     for key, (limit, under, otherwise) in SMALL_RUN_SQL.items():
         if key not in settings.spark.conf:
-            spark.conf.set(key, under if size is not None and size < limit else otherwise)
+            spark.conf.set(key, under if _below(size, limit) else otherwise)
 
 
 def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, short_run: bool = False):
@@ -331,18 +330,19 @@ def command_run(args: argparse.Namespace) -> int:
         qoe=settings.qoe,
     )
     check_unlocked(opts.lakehouse)
-    short_run = _is_small_run(input_dir, opts.lakehouse, TINY_RUN_BYTES)
-    spark = _start_spark(settings, args, opts.lakehouse, short_run=short_run)
+    size = _run_bytes(input_dir, opts.lakehouse)
+    spark = _start_spark(settings, args, opts.lakehouse, short_run=_below(size, TINY_RUN_BYTES))
     try:
-        return _run_and_watch(spark, settings, args, opts, source, input_dir)
+        return _run_and_watch(spark, settings, args, opts, source, input_dir, size)
     finally:
         spark.stop()  # the application ends here (a cluster's master lists it as finished), not at the JVM's exit
 
 
-def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, source, input_dir: str) -> int:
+def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, source, input_dir: str,
+                   size: int | None) -> int:
     from dataflix_spark.pipeline import run
 
-    _size_settings(spark, settings, _run_bytes(input_dir, opts.lakehouse))
+    _size_settings(spark, settings, size)
     counts = run(spark, opts)
     while args.watch is not None:
         # One warm JVM for every run: a small run in it skips the start-up and JIT warm-up a new process pays.
@@ -406,9 +406,9 @@ def command_demo(args: argparse.Namespace) -> int:
     summary = _generate(str(sample), args.users, args.days, progress=None)  # a line per day is for `generate`
     log.info("generated %s documents", f"{sum(summary.counts.values()):,}")
     lakehouse_path = _check_lakehouse(str(lakehouse))
-    spark = _start_spark(settings, args, lakehouse_path,
-                         short_run=_is_small_run(str(sample), lakehouse_path, TINY_RUN_BYTES))
-    _size_settings(spark, settings, _run_bytes(str(sample), lakehouse_path))
+    size = _run_bytes(str(sample), lakehouse_path)
+    spark = _start_spark(settings, args, lakehouse_path, short_run=_below(size, TINY_RUN_BYTES))
+    _size_settings(spark, settings, size)
     opts = RunOptions(input_dir=str(sample), lakehouse=lakehouse_path, as_of=summary.end_date,
                       pepper=resolve_pepper(), qoe=settings.qoe)
     run(spark, opts)

@@ -26,13 +26,14 @@ def test_small_is_measured_on_the_input_and_bronze(tmp_path):
     (tmp_path / "lake" / "bronze" / "t").mkdir(parents=True)
     (tmp_path / "lake" / "bronze" / "t" / "p.parquet").write_bytes(b"x" * 500)
     assert cli._run_bytes(str(tmp_path / "input"), str(tmp_path / "lake")) == 1_100
-    assert cli._is_small_run(str(tmp_path / "input"), str(tmp_path / "lake"), limit=1_101)
-    assert not cli._is_small_run(str(tmp_path / "input"), str(tmp_path / "lake"), limit=1_100)
+    assert cli._below(1_100, 1_101)
+    assert not cli._below(1_100, 1_100)
 
 
 def test_a_cosmos_or_remote_run_is_not_measured_and_not_small(tmp_path):
-    assert not cli._is_small_run("", str(tmp_path))  # the Cosmos DB source has no input folder
-    assert not cli._is_small_run("abfss://c@a.dfs.core.windows.net/in", str(tmp_path))
+    assert cli._run_bytes("", str(tmp_path)) is None  # the Cosmos DB source has no input folder
+    assert cli._run_bytes("abfss://c@a.dfs.core.windows.net/in", str(tmp_path)) is None
+    assert not cli._below(None, cli.SMALL_RUN_BYTES)
 
 
 def test_code_generation_follows_the_size_unless_the_conf_sets_it(spark):
