@@ -294,7 +294,8 @@ def _size_settings(spark, settings: Settings, size: int | None) -> None:
             spark.conf.set(key, under if _below(size, limit) else otherwise)
 
 
-def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, short_run: bool = False):
+def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, short_run: bool = False,
+                 make_class_cache: bool = False):
     """The session, with a line before (a start takes 5–30 s) and a heartbeat; Spark's and Ivy's own output goes
     to `<lakehouse>/_logs/spark.log` (a temporary file for a remote lakehouse), or the terminal with -v."""
     from dataflix_spark.ops.progress import Progress
@@ -308,7 +309,7 @@ def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, s
     log.info("starting Spark (%s) …", master)
     with Progress() as progress:
         progress.working_on(f"starting Spark ({master})")
-        spark = get_spark(settings.spark, output=output, short_run=short_run)
+        spark = get_spark(settings.spark, output=output, short_run=short_run, make_class_cache=make_class_cache)
     log.info("Spark started in %.0f s%s", progress.elapsed(), f"; its own output: {output}" if output else "")
     return spark
 
@@ -331,11 +332,33 @@ def command_run(args: argparse.Namespace) -> int:
     )
     check_unlocked(opts.lakehouse)
     size = _run_bytes(input_dir, opts.lakehouse)
-    spark = _start_spark(settings, args, opts.lakehouse, short_run=_below(size, TINY_RUN_BYTES))
+    # A watching process ends on Ctrl-C, which should not wait for the class cache to be written.
+    spark = _start_spark(settings, args, opts.lakehouse, short_run=_below(size, TINY_RUN_BYTES),
+                         make_class_cache=args.watch is None)
+    succeeded = False
     try:
-        return _run_and_watch(spark, settings, args, opts, source, input_dir, size)
+        code = _run_and_watch(spark, settings, args, opts, source, input_dir, size)
+        succeeded = True
+        return code
     finally:
         spark.stop()  # the application ends here (a cluster's master lists it as finished), not at the JVM's exit
+        _end_jvm(succeeded)
+
+
+def _end_jvm(succeeded: bool) -> None:
+    """Ends a JVM that writes the class cache at its exit (the first run on an install), saying so: it takes
+    seconds after the run's last line."""
+    from dataflix_spark import session
+    from dataflix_spark.ops.progress import Progress
+
+    if not (succeeded and session.class_cache_pending()):
+        session.end_jvm(succeeded)
+        return
+    log.info("saving the JVM's class cache for later runs (once per install; %s) …", session.class_cache_folder())
+    with Progress() as progress:
+        progress.working_on("saving the JVM's class cache")
+        kept = session.end_jvm(True)
+    log.info("class cache %s in %.0f s", "saved" if kept else "not saved (the JVM wrote none)", progress.elapsed())
 
 
 def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, source, input_dir: str,
@@ -407,14 +430,20 @@ def command_demo(args: argparse.Namespace) -> int:
     log.info("generated %s documents", f"{sum(summary.counts.values()):,}")
     lakehouse_path = _check_lakehouse(str(lakehouse))
     size = _run_bytes(str(sample), lakehouse_path)
-    spark = _start_spark(settings, args, lakehouse_path, short_run=_below(size, TINY_RUN_BYTES))
-    _size_settings(spark, settings, size)
-    opts = RunOptions(input_dir=str(sample), lakehouse=lakehouse_path, as_of=summary.end_date,
-                      pepper=resolve_pepper(), qoe=settings.qoe)
-    run(spark, opts)
-    print(format_kpis(headline_kpis(spark, lakehouse_path)))
-    print(f"\nGold tables: {lakehouse_path}/gold/<table> (Delta Lake); run log: {lakehouse_path}/ops/run_log")
-    print(f"Dashboard: {write_dashboard(spark, lakehouse_path, lakehouse.parent / 'dashboard.html')}")
+    spark = _start_spark(settings, args, lakehouse_path, short_run=_below(size, TINY_RUN_BYTES), make_class_cache=True)
+    succeeded = False
+    try:
+        _size_settings(spark, settings, size)
+        opts = RunOptions(input_dir=str(sample), lakehouse=lakehouse_path, as_of=summary.end_date,
+                          pepper=resolve_pepper(), qoe=settings.qoe)
+        run(spark, opts)
+        print(format_kpis(headline_kpis(spark, lakehouse_path)))
+        print(f"\nGold tables: {lakehouse_path}/gold/<table> (Delta Lake); run log: {lakehouse_path}/ops/run_log")
+        print(f"Dashboard: {write_dashboard(spark, lakehouse_path, lakehouse.parent / 'dashboard.html')}", flush=True)
+        succeeded = True
+    finally:
+        spark.stop()
+        _end_jvm(succeeded)
     return 0
 
 

@@ -27,8 +27,7 @@ DELTA_EXTENSIONS = {
 
 def java_major_version() -> int | None:
     """The major version of the `java` Spark will start, or None when there is none."""
-    home = os.environ.get("JAVA_HOME")
-    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    java = _java_path()
     if not java or not os.path.exists(java):
         return None
     try:
@@ -118,20 +117,127 @@ def _launch_jvm(builder: SparkSession.Builder, output: str) -> None:
 SHORT_RUN_JAVA_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=512m")
 
 
-def driver_java_options(master: str | None, short_run: bool) -> str:
-    """The driver JVM's options: our log4j settings, and the short-run JIT for a short run on a local master."""
+def driver_java_options(master: str | None, short_run: bool, class_cache: list[str] | None = None) -> str:
+    """The driver JVM's options: our log4j settings, the short-run JIT for a short run on a local master, and
+    the class-cache options (`ClassCache.java_options`)."""
     options = [f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}"]
     if short_run and (master or "local").startswith("local"):
         options += SHORT_RUN_JAVA_OPTIONS
-    return " ".join(options)
+    return " ".join(options + (class_cache or []))
+
+
+CACHE_DIR_ENV = "DATAFLIX_CACHE_DIR"
+
+
+class ClassCache:
+    """A JVM class-data-sharing archive of the classes a run loads (Spark, Scala, Hadoop: about 190 MB), kept in
+    `$DATAFLIX_CACHE_DIR/jvm` (default `~/.cache/dataflix/jvm`; `off` disables it). A JVM started with it maps
+    those classes instead of loading and verifying them: a small run's new process 66 s -> 36 s, Spark's start
+    6 s -> 1 s (docs/performance.md). The first run on an install writes it as its JVM exits (about 15 s, once).
+    One archive per Java, Spark and package set; the JVM itself refuses an archive that does not match."""
+
+    def __init__(self, packages: list[str]) -> None:
+        self.folder = self._folder()
+        self.archive = self.folder / f"classes-{self._key(packages)}.jsa" if self.folder else None
+        self.pending: Path | None = None
+
+    @staticmethod
+    def _folder() -> Path | None:
+        value = os.environ.get(CACHE_DIR_ENV)
+        if value is not None and value.strip().lower() in ("", "off", "0", "false", "no"):
+            return None
+        base = Path(value) if value else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dataflix"
+        return base / "jvm"
+
+    @staticmethod
+    def _key(packages: list[str]) -> str:
+        import hashlib
+
+        import pyspark
+
+        java = os.path.realpath(_java_path() or "java")
+        jars = Path(pyspark.__file__).parent / "jars"
+        facts = [java, _mtime(java), pyspark.__version__, str(jars), _mtime(str(jars)), *sorted(packages)]
+        return hashlib.sha256("\n".join(map(str, facts)).encode()).hexdigest()[:16]
+
+    def java_options(self, make: bool) -> list[str]:
+        """Options that map the archive when there is one; with `make`, options that write it at the JVM's exit
+        when there is none (into a file of this process, kept by `keep` once complete)."""
+        quiet = ["-Xlog:cds=off", "-Xlog:cds+dynamic=off"]  # a refused or partial archive only costs speed
+        if self.archive is None:
+            return []
+        if self.archive.exists():
+            return [f"-XX:SharedArchiveFile={self.archive}", *quiet]
+        if not make:
+            return []
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.pending = self.folder / f"{self.archive.name}.{os.getpid()}.tmp"
+        return [f"-XX:ArchiveClassesAtExit={self.pending}", *quiet]
+
+    def keep(self, gateway, succeeded: bool) -> bool:
+        """Ends the JVM this process started (after `spark.stop()`): on success it writes the archive as it exits,
+        which becomes the cache; otherwise it is killed and writes nothing. True when an archive was kept."""
+        proc = getattr(gateway, "proc", None)
+        if self.pending is None or proc is None:
+            return False
+        try:
+            gateway.shutdown()
+        except Exception:  # noqa: BLE001 - the JVM is ended below either way
+            pass
+        if succeeded:
+            proc.stdin.close()  # the gateway exits at the end of its input, writing the archive first
+            proc.wait(timeout=600)
+        else:
+            proc.kill()
+            proc.wait(timeout=60)
+        kept = succeeded and proc.returncode == 0 and self.pending.exists() and self.pending.stat().st_size > 0
+        if kept:
+            os.replace(self.pending, self.archive)
+            for other in self.folder.glob("classes-*"):  # other installs' archives, and leftovers of killed runs
+                if other != self.archive and (other.suffix == ".jsa" or _older_than(other, 3600)):
+                    other.unlink(missing_ok=True)
+        else:
+            self.pending.unlink(missing_ok=True)
+        self.pending = None
+        return kept
+
+
+def _java_path() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    return os.path.join(home, "bin", "java") if home else shutil.which("java")
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    import time
+
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
+
+
+_made_class_cache: ClassCache | None = None  # the archive this process's JVM writes at its exit, if any
 
 
 def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
-              output: str | None = None, short_run: bool = False) -> SparkSession:
+              output: str | None = None, short_run: bool = False, make_class_cache: bool = False) -> SparkSession:
     """Builds (or returns the running) SparkSession with Delta Lake, UTC time and the settings' tuning.
     With `output`, a JVM started here writes its own output to that file rather than the terminal; with
-    `short_run`, a JVM started here for a local master is tuned for a run of minutes (SHORT_RUN_JAVA_OPTIONS)."""
+    `short_run`, a JVM started here for a local master is tuned for a run of minutes (SHORT_RUN_JAVA_OPTIONS).
+    A JVM started here maps the class cache (`ClassCache`) when there is one; with `make_class_cache` it
+    writes one at its exit when there is none (then end it with `end_jvm`)."""
+    global _made_class_cache
+    from importlib.metadata import version
+
     from delta import configure_spark_with_delta_pip
+    from pyspark import SparkContext
 
     check_java()
     builder = SparkSession.builder.appName(settings.app_name)
@@ -151,12 +257,11 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
         **_python_workers(),
         **settings.conf,
     }
-    if (settings.master or "").startswith("local") and not launched_by_spark_submit:
-        # Delta rebuilds a table's snapshot with 50 tasks by default, sized for clusters and long logs; on one
-        # machine those tasks are pure overhead (a small run: 88 s with the default, 58 s with 2).
-        conf.setdefault("spark.databricks.delta.snapshotPartitions", str(min(os.cpu_count() or 2, 8)))
-    conf.setdefault("spark.driver.extraJavaOptions",
-                    driver_java_options(settings.master, short_run and not launched_by_spark_submit))
+    cache = None
+    if not launched_by_spark_submit and SparkContext._gateway is None and "spark.driver.extraJavaOptions" not in conf:
+        cache = ClassCache([*(extra_packages or []), f"delta-spark {version('delta-spark')}"])
+        conf["spark.driver.extraJavaOptions"] = driver_java_options(settings.master, short_run,
+                                                                    cache.java_options(make_class_cache))
     conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))
     if os.environ.get("DATAFLIX_IVY_DIR"):
         # Where spark.jars.packages caches Maven jars (CI keeps them inside its clone).
@@ -175,5 +280,36 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
             # Executors on other processes or hosts do not see the driver's install; the
             # Delta jars reach them through spark.jars.packages, the package as a zip.
             _ship_package(spark)
+    if cache is not None and cache.pending is not None:
+        _made_class_cache = cache
+    snapshot = "spark.databricks.delta.snapshotPartitions"
+    if spark.sparkContext.master.startswith("local") and not spark.sparkContext.getConf().contains(snapshot):
+        # Delta rebuilds a table's snapshot with 50 tasks by default, sized for clusters and long logs; on one
+        # machine those tasks are pure overhead (a small run: 88 s with the default, 58 s with 2; under
+        # spark-submit, whose --master is only known here, 111 s -> 78 s).
+        spark.conf.set(snapshot, str(min(os.cpu_count() or 2, 8)))
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def class_cache_pending() -> bool:
+    """True when this process's JVM is to write the class cache at its exit (see `end_jvm`)."""
+    return _made_class_cache is not None
+
+
+def class_cache_folder() -> Path | None:
+    return ClassCache._folder()
+
+
+def end_jvm(succeeded: bool) -> bool:
+    """After `spark.stop()` in a process whose `get_spark(make_class_cache=True)` started a JVM without a class
+    cache: ends that JVM, keeping the archive it writes as it exits when the work succeeded (True if kept)."""
+    global _made_class_cache
+    from pyspark import SparkContext
+
+    cache, _made_class_cache = _made_class_cache, None
+    if cache is None or SparkContext._gateway is None:
+        return False
+    gateway = SparkContext._gateway
+    SparkContext._gateway, SparkContext._jvm = None, None
+    return cache.keep(gateway, succeeded)

@@ -1,5 +1,6 @@
 """A run killed with SIGKILL leaves every table readable, and the next run produces exactly what an
-uninterrupted run would have. A second run started while one is running stops with a clear message."""
+uninterrupted run would have. A second run started while one is running stops with a clear message and
+changes nothing (tested during a run that is then killed: the same cold start serves both)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -66,12 +68,19 @@ def _start_run(source: Path, lakehouse: Path) -> subprocess.Popen:
     )
 
 
-def _kill_when(process: subprocess.Popen, marker: str, timeout: float = 600) -> list[str]:
+# A run's first line of its own ("run <id> (incremental): …"), logged once it holds the lakehouse's lock.
+RUN_STARTED = r"run \S+ \((first run|incremental)\): "
+
+
+def _kill_when(process: subprocess.Popen, marker: str, timeout: float = 600, meanwhile=None) -> list[str]:
     """Reads the run's log until a line matches the regex `marker`, then SIGKILLs its whole process group
-    (Python and JVM)."""
+    (Python and JVM). `meanwhile` (if given) is called once the run holds the lock (RUN_STARTED)."""
     seen, deadline = [], time.monotonic() + timeout
     for line in process.stderr:
         seen.append(line)
+        if meanwhile is not None and re.search(RUN_STARTED, line):
+            meanwhile()
+            meanwhile = None
         if re.search(marker, line) or time.monotonic() > deadline:
             break
     os.killpg(process.pid, signal.SIGKILL)
@@ -87,23 +96,40 @@ def _every_table_is_readable(lakehouse: Path) -> None:
             DeltaTable(str(table)).to_pyarrow_table()  # raises on a torn table
 
 
+def _refused_while_running(source: Path, lakehouse: Path) -> None:
+    """A second `dataflix run` on a lakehouse a live run holds: a clear message, exit 3, the lock left as it was."""
+    held = (lakehouse / LOCK_NAME).read_text()
+    second = subprocess.run(
+        [sys.executable, "-m", "dataflix_spark.cli", "run", "--input", str(source), "--lakehouse",
+         str(lakehouse), "--as-of", AS_OF, "--master", "local[1]"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "DATAFLIX_PEPPER": PEPPER},
+    )
+    assert second.returncode == 3, second.stderr[-2000:]
+    assert "another dataflix run is using lakehouse" in second.stderr
+    assert "Traceback" not in second.stderr and "starting Spark" not in second.stderr
+    assert (lakehouse / LOCK_NAME).read_text() == held
+
+
 @pytest.mark.parametrize(
-    ("start", "marker"),
+    ("start", "marker", "second_run"),
     [
         # The container's last line, written once its silver MERGE is committed ("…: 3 new files, 1,234 read, …").
-        ("empty", r"playback_events: .* read, "),
-        ("prebuilt", r"playback_events: .* read, "),
-        ("prebuilt", "gold fact_playback_sessions: affected rows recomputed"),
+        ("empty", r"playback_events: .* read, ", False),
+        ("prebuilt", r"playback_events: .* read, ", False),
+        # Late in gold: there is time first for a second run to be refused while this one runs (should the kill
+        # come some seconds after the marker, it is still mid-gold).
+        ("prebuilt", "gold fact_playback_sessions: affected rows recomputed", True),
     ],
-    ids=["first-run-killed-after-silver-merge", "incremental-killed-after-silver-merge", "incremental-killed-mid-gold"],
+    ids=["first-run-killed-after-silver-merge", "incremental-killed-after-silver-merge",
+         "incremental-killed-mid-gold-a-second-run-refused-meanwhile"],
 )
-def test_killed_run_recovers_exactly(spark, source, reference, prebuilt, tmp_path, start, marker):
+def test_killed_run_recovers_exactly(spark, source, reference, prebuilt, tmp_path, start, marker, second_run):
     lakehouse = tmp_path / "lakehouse"
     if start == "prebuilt":
         source = prebuilt[0]
         shutil.copytree(prebuilt[1], lakehouse)
     victim = _start_run(source, lakehouse)
-    _kill_when(victim, marker)
+    _kill_when(victim, marker, meanwhile=partial(_refused_while_running, source, lakehouse) if second_run else None)
     assert victim.returncode == -signal.SIGKILL
     assert (lakehouse / LOCK_NAME).exists()  # left behind by the killed run
     _every_table_is_readable(lakehouse)
@@ -156,27 +182,3 @@ def test_run_killed_between_its_bronze_append_and_its_file_record(spark, referen
         )
     again = run(spark, RunOptions(str(landing), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
     assert [c.read for c in again] == [0, 0, 0, 0]
-
-
-def test_second_concurrent_run_stops_with_a_clear_message(source, tmp_path):
-    lakehouse = tmp_path / "lakehouse"
-    first = _start_run(source, lakehouse)
-    try:
-        deadline = time.monotonic() + 300
-        while not (lakehouse / LOCK_NAME).exists():
-            assert first.poll() is None and time.monotonic() < deadline, "first run never took the lock"
-            time.sleep(0.2)
-        second = subprocess.run(
-            [sys.executable, "-m", "dataflix_spark.cli", "run", "--input", str(source), "--lakehouse",
-             str(lakehouse), "--as-of", AS_OF, "--master", "local[1]"],
-            capture_output=True, text=True, timeout=300, env={**os.environ, "DATAFLIX_PEPPER": PEPPER},
-        )
-        assert second.returncode == 3, second.stderr[-2000:]
-        assert "another dataflix run is using lakehouse" in second.stderr
-        assert "Traceback" not in second.stderr
-    finally:
-        first.stderr.read()
-        first.wait(timeout=900)
-    assert first.returncode == 0
-    log = DeltaTable(str(lakehouse / "ops" / "run_log")).to_pandas()
-    assert len(log) == 4  # one run, counted once

@@ -25,6 +25,8 @@ def test_spark_submit_runs_the_pipeline(tmp_path):
            "DATAFLIX_PEPPER": "submit-pepper"}
     result = subprocess.run(
         [str(bin_dir / "spark-submit"), "--master", "local[2]", "--packages", "io.delta:delta-spark_2.13:4.0.1",
+         # CI keeps Maven jars inside its clone (spark-submit's own default is ~/.ivy2.5.2).
+         *(["--conf", f"spark.jars.ivy={os.environ['DATAFLIX_IVY_DIR']}"] if os.environ.get("DATAFLIX_IVY_DIR") else []),
          "--py-files", package, str(REPO / "jobs" / "run_pipeline.py"),
          "--input", str(data), "--lakehouse", str(tmp_path / "lakehouse"), "--as-of", "2026-10-31"],
         capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path,
