@@ -81,3 +81,10 @@ def test_a_failed_runs_jvm_is_killed_and_writes_nothing(cache_dir):
     assert not cache.keep(gateway, succeeded=False)
     assert gateway.proc.returncode != 0
     assert not pending.exists() and not cache.archive.exists()
+
+
+def test_an_unwritable_cache_folder_only_means_no_cache(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "file"))
+    cache = ClassCache([])
+    assert cache.java_options(make=True) == [] and cache.pending is None
