@@ -244,9 +244,9 @@ def ingest_all(spark: SparkSession, opts: RunOptions, taken: dict[str, NewRows],
         finally:
             catalogue_done.set()  # also when it failed: the run then raises once every container has ended
 
-    others = [partial(ingest_container, spark, opts, c, taken[c], progress, catalogue_done.wait)
-              for c in CONTAINERS if c != "content"]
-    return run_concurrently(spark, catalogue, *others)
+    steps = {c: partial(ingest_container, spark, opts, c, taken[c], progress, catalogue_done.wait) for c in CONTAINERS}
+    steps["content"] = catalogue  # in its place: the counts come back in CONTAINERS order
+    return run_concurrently(spark, *steps.values())
 
 
 def take_all(spark: SparkSession, lake: Lakehouse, source: Source, run_id: str, progress: Progress) -> dict[str, NewRows]:

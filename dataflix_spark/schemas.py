@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-# The catalogue first: the pipeline ingests it before the others (the events' unknown-content count reads it).
+# The catalogue first: run summaries and logs list it first (the pipeline ingests the four at once).
 CONTAINERS = ("content", "subscriptions", "playback_events", "recommendations")
 
 EVENT_TYPES = ("start", "play", "pause", "buffer", "error", "stop")
