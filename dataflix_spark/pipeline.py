@@ -7,6 +7,7 @@ changes since its last build (gold/build.py says which rows they reach), so gold
 runs equals one run over every document received so far. Gold is rebuilt in full on the first run, with `full_refresh`,
 after a changed catalogue, or when a killed run left a gold build unfinished.
 `full_refresh` rebuilds silver from all of bronze.
+A run that finds the source and every table as the last completed run left them only logs itself (ops/last_run.py).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from dataflix_spark.bronze.ingest import to_bronze
 from dataflix_spark.config import QoeThresholds
 from dataflix_spark.gold import build as gold_build
 from dataflix_spark.lakehouse import Lakehouse
+from dataflix_spark.ops import last_run
 from dataflix_spark.ops.accounting import ContainerCounts, format_summary, run_log_rows
 from dataflix_spark.ops.concurrent import run_concurrently
 from dataflix_spark.ops.gold_state import last_gold_state, record_gold_state, silver_versions
@@ -258,42 +260,70 @@ def take_all(spark: SparkSession, lake: Lakehouse, source: Source, run_id: str, 
     return dict(zip(CONTAINERS, taken))
 
 
-def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
-    """One pipeline run over the options' source; returns the per-container accounting."""
-    opts = opts.with_run_id()
+def _log_nothing_new(spark: SparkSession, opts: RunOptions, source: Source, progress: Progress) -> list[ContainerCounts]:
+    """A run that found the source and every table as the last completed run left them: its run-log rows only."""
+    started = _now()
+    log.info("run %s (nothing new): %s, lakehouse %s, as-of %s", opts.run_id, source.describe(), opts.lakehouse,
+             opts.as_of)
+    progress.stage("nothing new: the source offers what the last run read and no table changed since; gold is current")
+    counts = [ContainerCounts(opts.run_id, c, 0, 0, 0, 0, 0, started, _now()) for c in CONTAINERS]
+    append_table(run_log_rows(spark, counts, opts.as_of), Lakehouse(opts.lakehouse).ops("run_log"))
+    return counts
+
+
+def _run_stages(spark: SparkSession, opts: RunOptions, source: Source,
+                progress: Progress) -> tuple[list[ContainerCounts], bool]:
+    """Source → bronze → silver → gold → run log; returns the counts and whether the source warned."""
     lake = Lakehouse(opts.lakehouse)
-    with run_lock(opts.lakehouse, opts.run_id), Progress() as progress:
-        first = not table_exists(spark, lake.ops("run_log"))
-        mode = "full refresh" if opts.full_refresh else "first run" if first else "incremental"
-        source = opts.document_source()
-        log.info("run %s (%s): %s, lakehouse %s, as-of %s", opts.run_id, mode, source.describe(),
-                 opts.lakehouse, opts.as_of)
-        progress.working_on(f"reading new documents from {source.describe()}")
-        taken = take_all(spark, lake, source, opts.run_id, progress)
-        progress.working_on("bronze and silver (validating, de-duplicating, pseudonymising)")
-        try:
-            counts = ingest_all(spark, opts, taken, progress)
-        finally:
-            for rows in taken.values():
-                rows.release()
-        if _gold_is_current(spark, lake, opts, counts):
-            progress.stage("gold is current: no new documents and the same as-of date as the last run")
+    first = not table_exists(spark, lake.ops("run_log"))
+    mode = "full refresh" if opts.full_refresh else "first run" if first else "incremental"
+    log.info("run %s (%s): %s, lakehouse %s, as-of %s", opts.run_id, mode, source.describe(),
+             opts.lakehouse, opts.as_of)
+    progress.working_on(f"reading new documents from {source.describe()}")
+    taken = take_all(spark, lake, source, opts.run_id, progress)
+    progress.working_on("bronze and silver (validating, de-duplicating, pseudonymising)")
+    try:
+        counts = ingest_all(spark, opts, taken, progress)
+    finally:
+        for rows in taken.values():
+            rows.release()
+    if _gold_is_current(spark, lake, opts, counts):
+        progress.stage("gold is current: no new documents and the same as-of date as the last run")
+        append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
+    else:
+        # The marker outlives a killed gold build, so the next run rebuilds gold whatever it reads.
+        changes = _silver_changes(spark, lake, opts)
+        versions = silver_versions(spark, lake, CONTAINERS)
+        progress.working_on("gold")
+        with gold_build_marker(opts.lakehouse):
+            if changes is None:
+                progress.stage("gold: full build")
+                gold_build.build_all(spark, lake, opts.as_of, progress, opts.qoe)
+            else:
+                progress.stage("gold: applying the silver changes since the last build")
+                gold_build.build_changes(spark, lake, opts.as_of, changes, progress, opts.qoe)
+            record_gold_state(spark, lake, opts.run_id, opts.as_of, "full" if changes is None else "incremental",
+                              versions, opts.qoe)
             append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
+    return counts, any(t.warned for t in taken.values())
+
+
+def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
+    """One pipeline run over the options' source; returns the per-container accounting. A run that finds the
+    source and the lakehouse as the last completed run left them only logs itself (ops/last_run.py)."""
+    opts = opts.with_run_id()
+    source = opts.document_source()
+    with run_lock(opts.lakehouse, opts.run_id), Progress() as progress:
+        # Described before anything is read: a file that arrives during the run differs from it, so the next run
+        # does not skip it.
+        state = last_run.run_state(source.offered(), opts.as_of, opts.qoe)
+        if not opts.full_refresh and last_run.nothing_new(opts.lakehouse, state):
+            counts = _log_nothing_new(spark, opts, source, progress)
         else:
-            # The marker outlives a killed gold build, so the next run rebuilds gold whatever it reads.
-            changes = _silver_changes(spark, lake, opts)
-            versions = silver_versions(spark, lake, CONTAINERS)
-            progress.working_on("gold")
-            with gold_build_marker(opts.lakehouse):
-                if changes is None:
-                    progress.stage("gold: full build")
-                    gold_build.build_all(spark, lake, opts.as_of, progress, opts.qoe)
-                else:
-                    progress.stage("gold: applying the silver changes since the last build")
-                    gold_build.build_changes(spark, lake, opts.as_of, changes, progress, opts.qoe)
-                record_gold_state(spark, lake, opts.run_id, opts.as_of, "full" if changes is None else "incremental",
-                                  versions, opts.qoe)
-                append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
+            last_run.forget(opts.lakehouse)
+            counts, warned = _run_stages(spark, opts, source, progress)
+            state = None if warned else state  # the next run warns again
         progress.stage("run log appended")
+        last_run.record(opts.lakehouse, state)
     log.info("run %s summary:\n%s", opts.run_id, format_summary(counts))
     return counts

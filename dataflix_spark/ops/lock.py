@@ -51,7 +51,7 @@ def run_lock(lakehouse: str, run_id: str) -> Iterator[None]:
     """Holds `<lakehouse>/_dataflix_run.lock` for the run. A lock left by a killed run on this host
     is taken over; a live one stops this run with RunLockedError. Remote lakehouses (abfss://,
     s3a://) rely on the scheduler running one job at a time and on Delta's optimistic concurrency."""
-    root = _local(lakehouse)
+    root = local_root(lakehouse)
     if root is None:
         yield
         return
@@ -76,7 +76,7 @@ def run_lock(lakehouse: str, run_id: str) -> Iterator[None]:
 def check_unlocked(lakehouse: str) -> None:
     """Raises RunLockedError when a live run holds the lakehouse now: checked before Spark starts, so a second
     run stops at once. (The lock itself is taken by `run_lock`, which checks again.)"""
-    root = _local(lakehouse)
+    root = local_root(lakehouse)
     path = root / LOCK_NAME if root is not None else None
     if path is not None and path.exists() and not _stale(path):
         holder = path.read_text() if path.exists() else "?"
@@ -86,7 +86,8 @@ def check_unlocked(lakehouse: str) -> None:
 GOLD_MARKER_NAME = "_dataflix_gold_in_progress"
 
 
-def _local(lakehouse: str) -> Path | None:
+def local_root(lakehouse: str) -> Path | None:
+    """The lakehouse's folder when it is on this machine's file system (None for abfss://, s3a://, ...)."""
     if "://" in lakehouse and not lakehouse.startswith("file:"):
         return None
     return Path(lakehouse.removeprefix("file:"))
@@ -94,14 +95,14 @@ def _local(lakehouse: str) -> Path | None:
 
 def gold_build_interrupted(lakehouse: str) -> bool:
     """True when a gold build started and did not finish (or the lakehouse is remote: unknown)."""
-    root = _local(lakehouse)
+    root = local_root(lakehouse)
     return root is None or (root / GOLD_MARKER_NAME).exists()
 
 
 @contextlib.contextmanager
 def gold_build_marker(lakehouse: str) -> Iterator[None]:
     """Marks the lakehouse while gold is rebuilt; the mark is removed only when the block completes."""
-    root = _local(lakehouse)
+    root = local_root(lakehouse)
     if root is not None:
         (root / GOLD_MARKER_NAME).write_text("")
     yield

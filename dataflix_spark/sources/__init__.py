@@ -34,7 +34,9 @@ class NewRows:
     label: what they are, for the progress line ("3 new files", "1,204 new versions");
     bronze_runs: the runs whose rows bronze holds for the container (also those of killed runs);
     commit: records what was taken; the pipeline calls it only after the bronze append is committed;
-    release: frees what the source staged (called once the container is done, or on failure).
+    release: frees what the source staged (called once the container is done, or on failure);
+    warned: the source warned about this input (a file changed after it was read), so the next run must look
+    again rather than trust an unchanged description of it (`Source.offered`).
     """
 
     rows: DataFrame | None
@@ -42,6 +44,7 @@ class NewRows:
     bronze_runs: frozenset[str] = frozenset()
     commit: Callable[[], None] = _nothing
     release: Callable[[], None] = _nothing
+    warned: bool = False
 
 
 class Source(Protocol):
@@ -52,6 +55,10 @@ class Source(Protocol):
 
     def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
         """The container's rows not in bronze yet; reading them must not write anything."""
+
+    def offered(self) -> dict | None:
+        """What the source offers now, described without Spark and as JSON (a file listing), or None when only
+        a read can tell. Equal descriptions mean equal documents: a run may then skip the read (ops/last_run)."""
 
 
 def rows_of_unrecorded_runs(bronze: DataFrame, recorded: set[str]) -> DataFrame:

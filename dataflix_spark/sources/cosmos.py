@@ -304,6 +304,9 @@ class CosmosSource:
     def describe(self) -> str:
         return f"Cosmos DB {self.account.host}/{self.account.database} ({self.config.reader})"
 
+    def offered(self) -> None:
+        return None  # what changed is known only by reading the change feed
+
     def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
         location = self.account.location(container)
         mark, recorded = read_marks(spark, lake, container, location)

@@ -7,6 +7,7 @@ read before whose size or modification time has changed is not read again: the r
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dataflix_spark.lakehouse import Lakehouse
-from dataflix_spark.schemas import SOURCE_FILES_SCHEMA
+from dataflix_spark.schemas import CONTAINERS, SOURCE_FILES_SCHEMA
 from dataflix_spark.sinks.delta import append_table, read_table, table_exists
 from dataflix_spark.sources import NewRows, rows_of_unrecorded_runs
 
@@ -122,14 +123,17 @@ def _shown(location: str) -> str:
     return re.sub(r"^file:/*", "/", unquote(location))
 
 
-def warn_changed(container: str, listed: list[Listed], as_read: dict[str, tuple[int, int]]) -> None:
-    """One warning line per file read before whose size or modification time differs now."""
+def warn_changed(container: str, listed: list[Listed], as_read: dict[str, tuple[int, int]]) -> int:
+    """One warning line per file read before whose size or modification time differs now; returns how many."""
+    changed = 0
     for f in listed:
         before = as_read.get(file_key(f.path))
         if before is not None and before != (f.size_bytes, f.modified_ms):
+            changed += 1
             log.warning("%s: %s changed after it was read (%s bytes then, %s now); files are identified by path, "
                         "so it is not read again: deliver changes as new files", container, _shown(f.path),
                         f"{before[0]:,}", f"{f.size_bytes:,}")
+    return changed
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ class LocalJsonSource:
     def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
         inventory = bronze_inventory(spark, lake, container)
         listed = list_container_files(spark, self.input_dir, container)
-        warn_changed(container, listed, inventory.as_read)
+        changed = warn_changed(container, listed, inventory.as_read)
         new = [f for f in listed if file_key(f.path) not in inventory.files]
         # Recorded after the bronze append: a run killed in between leaves its files unrecorded, and the next
         # run's inventory finds them in bronze (and records them then, without a size: it may have changed since).
@@ -155,4 +159,22 @@ class LocalJsonSource:
             label=f"{len(new)} new files",
             bronze_runs=inventory.runs,
             commit=partial(record_source_files, spark, lake, container, rows),
+            warned=changed > 0,
         )
+
+    def offered(self) -> dict | None:
+        """The input folder and each container's source files as [name, size, modification time in ns], listed
+        by the operating system; None for a remote folder."""
+        if "://" in self.input_dir:
+            return None
+        folder = os.path.abspath(self.input_dir)
+        return {"folder": folder, "files": {c: _files_in(os.path.join(folder, c)) for c in CONTAINERS}}
+
+
+def _files_in(folder: str) -> list[list]:
+    """[name, size, modification time in ns] of a local folder's source files, sorted (none: no folder)."""
+    if not os.path.isdir(folder):
+        return []
+    with os.scandir(folder) as entries:
+        stats = [(e.name, e.stat()) for e in entries if e.name.endswith(SOURCE_SUFFIXES) and e.is_file()]
+    return sorted([name, stat.st_size, stat.st_mtime_ns] for name, stat in stats)
