@@ -273,6 +273,19 @@ def _run_bytes(input_dir: str, lakehouse: str) -> int | None:
     return size
 
 
+def _work_bytes(opts, input_dir: str) -> int | None:
+    """What a run will read: nothing when the source and the tables are as the last completed run left them (the
+    run then only logs itself, a tiny run whatever the input's size; it checks again under its lock), else
+    `_run_bytes`. The demo's no-change run: its one append 3.8 s with the defaults for 67 MB of input."""
+    from dataflix_spark.ops import last_run
+
+    state = last_run.run_state(opts.document_source().offered(), opts.as_of, opts.qoe)
+    if not opts.full_refresh and last_run.nothing_new(opts.lakehouse, state):
+        log.debug("nothing new since the last run: sized as a tiny run")
+        return 0
+    return _run_bytes(input_dir, opts.lakehouse)
+
+
 def _below(size: int | None, limit: int) -> bool:
     """A measured run size under `limit` bytes (an unmeasured run is never small)."""
     return size is not None and size < limit
@@ -331,7 +344,7 @@ def command_run(args: argparse.Namespace) -> int:
         qoe=settings.qoe,
     )
     check_unlocked(opts.lakehouse)
-    size = _run_bytes(input_dir, opts.lakehouse)
+    size = _work_bytes(opts, input_dir)
     # A watching process ends on Ctrl-C, which should not wait for the class cache to be written.
     spark = _start_spark(settings, args, opts.lakehouse, short_run=_below(size, TINY_RUN_BYTES),
                          make_class_cache=args.watch is None)
@@ -375,7 +388,7 @@ def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, so
         time.sleep(args.watch)
         # Without --as-of the date is today's at each run; --full-refresh rebuilds once, at the first.
         opts = replace(opts, as_of=parse_as_of(args.as_of), full_refresh=False)
-        _size_settings(spark, settings, _run_bytes(input_dir, opts.lakehouse))
+        _size_settings(spark, settings, _work_bytes(opts, input_dir))
         counts = run(spark, opts)
     return 0 if all(c.balanced() for c in counts) else 1
 

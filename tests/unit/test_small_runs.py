@@ -1,6 +1,9 @@
 """A small (and a tiny) local run is tuned for its fixed costs (short-run JIT, no code generation); anything else is not."""
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
+
 import pytest
 
 from dataflix_spark import cli
@@ -28,6 +31,23 @@ def test_small_is_measured_on_the_input_and_bronze(tmp_path):
     assert cli._run_bytes(str(tmp_path / "input"), str(tmp_path / "lake")) == 1_100
     assert cli._below(1_100, 1_101)
     assert not cli._below(1_100, 1_100)
+
+
+def test_a_run_with_nothing_new_is_sized_as_tiny_whatever_its_input(tmp_path):
+    from dataflix_spark.ops import last_run
+    from dataflix_spark.pipeline import RunOptions
+
+    (tmp_path / "input" / "content").mkdir(parents=True)
+    (tmp_path / "input" / "content" / "a.jsonl").write_bytes(b"x" * 600)
+    (tmp_path / "lake" / "ops" / "run_log" / "_delta_log").mkdir(parents=True)
+    (tmp_path / "lake" / "ops" / "run_log" / "_delta_log" / f"{0:020d}.json").write_text("{}")
+    opts = RunOptions(str(tmp_path / "input"), str(tmp_path / "lake"), dt.date(2026, 10, 31), "p")
+    assert cli._work_bytes(opts, opts.input_dir) == 600  # the input (and bronze: none yet)
+    last_run.record(opts.lakehouse, last_run.run_state(opts.document_source().offered(), opts.as_of, opts.qoe))
+    assert cli._work_bytes(opts, opts.input_dir) == 0
+    assert cli._work_bytes(replace(opts, full_refresh=True), opts.input_dir) == 600
+    (tmp_path / "input" / "content" / "b.jsonl").write_bytes(b"x" * 10)
+    assert cli._work_bytes(opts, opts.input_dir) == 610
 
 
 def test_a_cosmos_or_remote_run_is_not_measured_and_not_small(tmp_path):
