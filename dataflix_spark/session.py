@@ -117,13 +117,30 @@ def _launch_jvm(builder: SparkSession.Builder, output: str) -> None:
 SHORT_RUN_JAVA_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=512m")
 
 
-def driver_java_options(master: str | None, short_run: bool, class_cache: list[str] | None = None) -> str:
-    """The driver JVM's options: our log4j settings, the short-run JIT for a short run on a local master, and
-    the class-cache options (`ClassCache.java_options`)."""
+def driver_java_options(short_run: bool, class_cache: list[str] | None = None) -> str:
+    """The options of a driver JVM started here: our log4j settings, the short-run JIT for a short run (on any
+    master: the driver is this process's), and the class-cache options (`ClassCache.java_options`)."""
     options = [f"-Dlog4j2.configurationFile={_resource('log4j2.properties')}"]
-    if short_run and (master or "local").startswith("local"):
+    if short_run:
         options += SHORT_RUN_JAVA_OPTIONS
     return " ".join(options + (class_cache or []))
+
+
+def short_run_cluster_conf(master: str | None, short_run: bool) -> dict[str, str]:
+    """A short run on a cluster's own executors (spark://, started for this application): the short-run JIT for
+    them too. A small first run on two 1-core workers: 90 -> 62 s (docs/performance.md)."""
+    if not short_run or (master or "local").startswith("local"):
+        return {}
+    return {"spark.executor.extraJavaOptions": " ".join(SHORT_RUN_JAVA_OPTIONS)}
+
+
+def snapshot_partitions(master: str, short_run: bool, default_parallelism: int) -> int | None:
+    """Tasks for rebuilding a Delta snapshot: Delta's 50 are sized for clusters and long logs, and on one machine,
+    or for a short run's short logs on a cluster, they are pure overhead (a small run: 88 s with the default,
+    58 s with 2; on two 1-core workers 153 s -> 90-95 s). None: Delta's default."""
+    if master.startswith("local"):
+        return min(os.cpu_count() or 2, 8)
+    return min(max(default_parallelism, 2), 8) if short_run else None
 
 
 CACHE_DIR_ENV = "DATAFLIX_CACHE_DIR"
@@ -233,7 +250,7 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
               output: str | None = None, short_run: bool = False, make_class_cache: bool = False) -> SparkSession:
     """Builds (or returns the running) SparkSession with Delta Lake, UTC time and the settings' tuning.
     With `output`, a JVM started here writes its own output to that file rather than the terminal; with
-    `short_run`, a JVM started here for a local master is tuned for a run of minutes (SHORT_RUN_JAVA_OPTIONS).
+    `short_run`, a JVM started here (and a cluster's executors) is tuned for a run of minutes (SHORT_RUN_JAVA_OPTIONS).
     A JVM started here maps the class cache (`ClassCache`) when there is one; with `make_class_cache` it
     writes one at its exit when there is none (then end it with `end_jvm`)."""
     global _made_class_cache
@@ -263,8 +280,9 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
     cache = None
     if not launched_by_spark_submit and SparkContext._gateway is None and "spark.driver.extraJavaOptions" not in conf:
         cache = ClassCache([*(extra_packages or []), f"delta-spark {version('delta-spark')}"])
-        conf["spark.driver.extraJavaOptions"] = driver_java_options(settings.master, short_run,
-                                                                    cache.java_options(make_class_cache))
+        conf["spark.driver.extraJavaOptions"] = driver_java_options(short_run, cache.java_options(make_class_cache))
+    if not launched_by_spark_submit and SparkContext._gateway is None:
+        conf = {**short_run_cluster_conf(settings.master, short_run), **conf}  # a key set in the settings wins
     conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))
     if os.environ.get("DATAFLIX_IVY_DIR"):
         # Where spark.jars.packages caches Maven jars (CI keeps them inside its clone).
@@ -286,11 +304,10 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
     if cache is not None and cache.pending is not None:
         _made_class_cache = cache
     snapshot = "spark.databricks.delta.snapshotPartitions"
-    if spark.sparkContext.master.startswith("local") and not spark.sparkContext.getConf().contains(snapshot):
-        # Delta rebuilds a table's snapshot with 50 tasks by default, sized for clusters and long logs; on one
-        # machine those tasks are pure overhead (a small run: 88 s with the default, 58 s with 2; under
-        # spark-submit, whose --master is only known here, 111 s -> 78 s).
-        spark.conf.set(snapshot, str(min(os.cpu_count() or 2, 8)))
+    # Set once the session is up: under spark-submit only then is the master known (a small run 111 s -> 78 s).
+    tasks = snapshot_partitions(spark.sparkContext.master, short_run, spark.sparkContext.defaultParallelism)
+    if tasks is not None and not spark.sparkContext.getConf().contains(snapshot):
+        spark.conf.set(snapshot, str(tasks))
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 

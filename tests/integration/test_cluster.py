@@ -82,7 +82,10 @@ def test_dataflix_run_on_the_standalone_cluster_writes_local_modes_gold(built_la
         assert len(executors) == 1, executors
         files = {p.name for p in executors[0].iterdir()}
         assert {"dataflix_spark.zip", "io.delta_delta-spark_2.13-4.0.1.jar", "stderr"} <= files
-        assert "Finished task" in (executors[0] / "stderr").read_text()
+        log = (executors[0] / "stderr").read_text()
+        assert "Finished task" in log
+        # A small run: the executors, started for it, compile with the short-run JIT (session.short_run_cluster_conf).
+        assert '"-XX:TieredStopAtLevel=1"' in log.splitlines()[0], log.splitlines()[0]
 
     local = built_lakehouse["path"]
     tables = _gold_tables(local)

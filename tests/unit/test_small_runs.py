@@ -1,26 +1,46 @@
-"""A small (and a tiny) local run is tuned for its fixed costs (short-run JIT, no code generation); anything else is not."""
+"""A small (and a tiny) run is tuned for its fixed costs (short-run JIT, no code generation, few snapshot tasks);
+anything else is not."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import replace
-
-import pytest
 
 from dataflix_spark import cli
 from dataflix_spark.config import Settings, SparkSettings
-from dataflix_spark.session import SHORT_RUN_JAVA_OPTIONS, driver_java_options
+from dataflix_spark.session import (
+    SHORT_RUN_JAVA_OPTIONS,
+    driver_java_options,
+    short_run_cluster_conf,
+    snapshot_partitions,
+)
 
 
-def test_a_short_local_run_gets_the_short_run_jit_and_keeps_the_log_settings():
-    options = driver_java_options("local[2]", short_run=True)
+def test_a_short_run_gets_the_short_run_jit_and_keeps_the_log_settings():
+    options = driver_java_options(short_run=True)
     assert options.startswith("-Dlog4j2.configurationFile=")
     assert all(option in options.split() for option in SHORT_RUN_JAVA_OPTIONS)
 
 
-@pytest.mark.parametrize(("master", "short_run"), [("local[2]", False), ("spark://127.0.0.1:7077", True)])
-def test_a_long_run_or_a_cluster_keeps_the_default_jit(master, short_run):
-    options = driver_java_options(master, short_run=short_run).split()
+def test_a_long_run_keeps_the_default_jit():
+    options = driver_java_options(short_run=False).split()
     assert len(options) == 1 and options[0].startswith("-Dlog4j2.configurationFile=")
+
+
+def test_a_short_run_on_a_cluster_gives_its_executors_the_short_run_jit_too():
+    assert short_run_cluster_conf("spark://127.0.0.1:7077", True) == {
+        "spark.executor.extraJavaOptions": " ".join(SHORT_RUN_JAVA_OPTIONS)}
+    assert short_run_cluster_conf("spark://127.0.0.1:7077", False) == {}
+    assert short_run_cluster_conf("local[2]", True) == {}  # no executors of their own
+    assert short_run_cluster_conf(None, True) == {}
+
+
+def test_snapshot_tasks_are_few_on_one_machine_and_for_a_short_run_on_a_cluster():
+    assert snapshot_partitions("local[2]", False, 2) == min(os.cpu_count() or 2, 8)
+    assert snapshot_partitions("spark://h:7077", True, 2) == 2
+    assert snapshot_partitions("spark://h:7077", True, 64) == 8
+    assert snapshot_partitions("spark://h:7077", True, 1) == 2
+    assert snapshot_partitions("spark://h:7077", False, 64) is None  # a long run on a cluster: Delta's default
 
 
 def test_small_is_measured_on_the_input_and_bronze(tmp_path):
