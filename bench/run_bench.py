@@ -224,7 +224,7 @@ def stage_times(lines: list[tuple[float, str]], lakehouse: Path, started: float,
     """Spark start, read+bronze and silver per container, gold, ops — in seconds of wall time."""
     at: dict[str, float] = {}
     for when, text in lines:
-        if " INFO run " in text and ("(incremental)" in text or "(full refresh)" in text):
+        if " INFO run " in text and any(f"({mode})" in text for mode in ("first run", "incremental", "full refresh")):
             at.setdefault("run_start", when)
         match = _STAGE_LINE.search(text)
         if not match:
