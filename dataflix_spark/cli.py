@@ -277,10 +277,9 @@ def _work_bytes(opts, input_dir: str) -> int | None:
     """What a run will read: nothing when the source and the tables are as the last completed run left them (the
     run then only logs itself, a tiny run whatever the input's size; it checks again under its lock), else
     `_run_bytes`. The demo's no-change run: its one append 3.8 s with the defaults for 67 MB of input."""
-    from dataflix_spark.ops import last_run
+    from dataflix_spark.pipeline import nothing_new
 
-    state = last_run.run_state(opts.document_source().offered(), opts.as_of, opts.qoe)
-    if not opts.full_refresh and last_run.nothing_new(opts.lakehouse, state):
+    if nothing_new(opts):
         log.debug("nothing new since the last run: sized as a tiny run")
         return 0
     return _run_bytes(input_dir, opts.lakehouse)

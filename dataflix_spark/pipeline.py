@@ -308,6 +308,18 @@ def _run_stages(spark: SparkSession, opts: RunOptions, source: Source,
     return counts, any(t.warned for t in taken.values())
 
 
+def _last_run_state(opts: RunOptions, source: Source) -> tuple[dict | None, bool]:
+    """This run's state as ops/last_run records it, and whether the last completed run left exactly it (then the run
+    has nothing to do but log itself)."""
+    state = last_run.run_state(source.offered(), opts.as_of, opts.qoe)
+    return state, not opts.full_refresh and last_run.nothing_new(opts.lakehouse, state)
+
+
+def nothing_new(opts: RunOptions) -> bool:
+    """True when a run with these options would only log itself now (`run` checks again under its lock)."""
+    return _last_run_state(opts, opts.document_source())[1]
+
+
 def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
     """One pipeline run over the options' source; returns the per-container accounting. A run that finds the
     source and the lakehouse as the last completed run left them only logs itself (ops/last_run.py)."""
@@ -316,8 +328,8 @@ def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
     with run_lock(opts.lakehouse, opts.run_id), Progress() as progress:
         # Described before anything is read: a file that arrives during the run differs from it, so the next run
         # does not skip it.
-        state = last_run.run_state(source.offered(), opts.as_of, opts.qoe)
-        if not opts.full_refresh and last_run.nothing_new(opts.lakehouse, state):
+        state, skip = _last_run_state(opts, source)
+        if skip:
             counts = _log_nothing_new(spark, opts, source, progress)
         else:
             last_run.forget(opts.lakehouse)

@@ -278,11 +278,12 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
         **settings.conf,
     }
     cache = None
-    if not launched_by_spark_submit and SparkContext._gateway is None and "spark.driver.extraJavaOptions" not in conf:
-        cache = ClassCache([*(extra_packages or []), f"delta-spark {version('delta-spark')}"])
-        conf["spark.driver.extraJavaOptions"] = driver_java_options(short_run, cache.java_options(make_class_cache))
-    if not launched_by_spark_submit and SparkContext._gateway is None:
+    if not launched_by_spark_submit and SparkContext._gateway is None:  # the JVM is started here
         conf = {**short_run_cluster_conf(settings.master, short_run), **conf}  # a key set in the settings wins
+        if "spark.driver.extraJavaOptions" not in conf:
+            cache = ClassCache([*(extra_packages or []), f"delta-spark {version('delta-spark')}"])
+            conf["spark.driver.extraJavaOptions"] = driver_java_options(short_run,
+                                                                        cache.java_options(make_class_cache))
     conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))
     if os.environ.get("DATAFLIX_IVY_DIR"):
         # Where spark.jars.packages caches Maven jars (CI keeps them inside its clone).
