@@ -292,11 +292,18 @@ def _below(size: int | None, limit: int) -> bool:
 
 # A small run's queries see a few thousand rows: generating and compiling Java for each (whole-stage code
 # generation, then per-expression code) costs more than interpreting them. A first run of 1,239 documents:
-# 141-147 s -> 123 s with interpreted expressions, 92-99 s with the short-run JIT as well; but the demo's
-# 67 MB took longer so (216 s against 188 s): those two only under TINY_RUN_BYTES (docs/performance.md).
+# 141-147 s -> 123 s with interpreted expressions; but the demo's 67 MB took longer so (216 s against 188 s, with
+# the short-run JIT as well): interpreted expressions only under TINY_RUN_BYTES (docs/performance.md).
 TINY_RUN_BYTES = 16 * 1024 * 1024
 SMALL_RUN_SQL = {"spark.sql.codegen.wholeStage": (SMALL_RUN_BYTES, "false", "true"),
                  "spark.sql.codegen.factoryMode": (TINY_RUN_BYTES, "NO_CODEGEN", "FALLBACK")}
+
+
+def is_short_run(size: int | None) -> bool:
+    """Whether a run of `size` bytes of input and bronze gets the short-run JIT (session.SHORT_RUN_JAVA_OPTIONS). Up
+    to SMALL_RUN_BYTES the optimising compiler's CPU is not won back on two cores: the demo's first run (67 MB)
+    118-128 s -> 75-98 s with it, 121 MB 115-130 s -> 92-109 s (docs/performance.md)."""
+    return _below(size, SMALL_RUN_BYTES)
 
 
 def _size_settings(spark, settings: Settings, size: int | None) -> None:
@@ -345,7 +352,7 @@ def command_run(args: argparse.Namespace) -> int:
     check_unlocked(opts.lakehouse)
     size = _work_bytes(opts, input_dir)
     # A watching process ends on Ctrl-C, which should not wait for the class cache to be written.
-    spark = _start_spark(settings, args, opts.lakehouse, short_run=_below(size, TINY_RUN_BYTES),
+    spark = _start_spark(settings, args, opts.lakehouse, short_run=is_short_run(size),
                          make_class_cache=args.watch is None)
     succeeded = False
     try:
@@ -442,7 +449,7 @@ def command_demo(args: argparse.Namespace) -> int:
     log.info("generated %s documents", f"{sum(summary.counts.values()):,}")
     lakehouse_path = _check_lakehouse(str(lakehouse))
     size = _run_bytes(str(sample), lakehouse_path)
-    spark = _start_spark(settings, args, lakehouse_path, short_run=_below(size, TINY_RUN_BYTES), make_class_cache=True)
+    spark = _start_spark(settings, args, lakehouse_path, short_run=is_short_run(size), make_class_cache=True)
     succeeded = False
     try:
         _size_settings(spark, settings, size)

@@ -70,6 +70,14 @@ def test_a_run_with_nothing_new_is_sized_as_tiny_whatever_its_input(tmp_path):
     assert cli._work_bytes(opts, opts.input_dir) == 610
 
 
+def test_runs_up_to_the_small_size_get_the_short_run_jit():
+    assert cli.is_short_run(0)  # nothing new
+    assert cli.is_short_run(67 * 1000 * 1000)  # the demo's input: faster with the quick compiler alone
+    assert cli.is_short_run(cli.SMALL_RUN_BYTES - 1)
+    assert not cli.is_short_run(cli.SMALL_RUN_BYTES)
+    assert not cli.is_short_run(None)  # not measured: a Cosmos DB or remote run keeps the default JIT
+
+
 def test_a_cosmos_or_remote_run_is_not_measured_and_not_small(tmp_path):
     assert cli._run_bytes("", str(tmp_path)) is None  # the Cosmos DB source has no input folder
     assert cli._run_bytes("abfss://c@a.dfs.core.windows.net/in", str(tmp_path)) is None
