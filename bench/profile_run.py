@@ -170,12 +170,12 @@ def main(argv: list[str] | None = None) -> int:
             pids = _jvm_pids()
             _thread_cpu(pids, threads)
             if not dumped and pids and LAST_STAGE in log.read_text():
-                subprocess.run(["jcmd", str(pids[0]), "JFR.dump", f"filename={recording}"], capture_output=True)
-                dumped = True
+                dump = subprocess.run(["jcmd", str(pids[0]), "JFR.dump", f"filename={recording}"], capture_output=True)
+                dumped = dump.returncode == 0
             time.sleep(0.5)
     wall = time.monotonic() - started
     if run.returncode != 0 or not dumped:
-        raise SystemExit(f"the run failed or ended before its last stage; see {log}")
+        raise SystemExit(f"the run failed, or its profile was not dumped before the JVM ended; see {log}")
     cpu = collections.Counter()
     for name, seconds in threads.values():
         cpu[thread_kind(name)] += seconds
