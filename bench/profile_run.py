@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.run_bench import children, cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 JVM = "org.apache.spark.deploy.SparkSubmit"
 LAST_STAGE = "run log appended"
@@ -114,20 +116,36 @@ def driver_phases(samples: list[list[str]]) -> dict[str, float]:
 
 
 def _thread_cpu(pids: list[int], seen: dict) -> None:
-    tick = os.sysconf("SC_CLK_TCK")
+    """Each thread's name and CPU seconds so far into `seen`, keeping the last reading of a thread that has ended."""
     for pid in pids:
         try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-                fields = stat[stat.rindex(")") + 2:].split()
-                seen[(pid, tid)] = (stat[stat.index("(") + 1:stat.rindex(")")], (int(fields[11]) + int(fields[12])) / tick)
-        except (OSError, ValueError):
-            continue  # the thread or process ended meanwhile
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # the process ended meanwhile
+        for tid in threads:
+            try:
+                name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            except OSError:
+                continue
+            seen[(pid, tid)] = (name, max(seen.get((pid, tid), ("", 0.0))[1], cpu_seconds(pid, tid)))
 
 
-def _jvm_pids() -> list[int]:
-    found = subprocess.run(["pgrep", "-f", JVM], capture_output=True, text=True).stdout.split()
-    return [int(pid) for pid in found]
+def _jvms(root: int) -> list[int]:
+    """The JVMs in a process's tree (a local run's: its driver)."""
+    found, tree = [], [root]
+    while tree:
+        pid = tree.pop()
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "java":
+                found.append(pid)
+        except OSError:
+            continue
+        tree += children(pid)
+    return found
+
+
+def _other_spark_jvms() -> bool:
+    return bool(subprocess.run(["pgrep", "-f", JVM], capture_output=True, text=True).stdout.split())
 
 
 def _driver_samples(recording: Path) -> list[list[str]]:
@@ -157,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    "spark.eventLog.dir": str(work / "eventlog")}}}))
     recording, log = work / "driver.jfr", work / "run.log"
     jfr = f"-XX:FlightRecorderOptions:stackdepth=2048 -XX:StartFlightRecording=filename={recording},settings=profile"
-    if _jvm_pids():
+    if _other_spark_jvms():
         raise SystemExit("another Spark JVM is running: profile on a quiet machine")
     started = time.monotonic()
     with log.open("w") as out:
@@ -167,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                                env={**os.environ, "DATAFLIX_PEPPER": os.environ.get("DATAFLIX_PEPPER", "bench")})
         threads, dumped = {}, False
         while run.poll() is None:
-            pids = _jvm_pids()
+            pids = _jvms(run.pid)
             _thread_cpu(pids, threads)
             if not dumped and pids and LAST_STAGE in log.read_text():
                 dump = subprocess.run(["jcmd", str(pids[0]), "JFR.dump", f"filename={recording}"], capture_output=True)

@@ -47,7 +47,8 @@ _STAGE_LINE = re.compile(r"\[\s*([0-9.]+)s\] (.*)$")
 
 # --- process monitoring -------------------------------------------------------------------------
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The direct children of a process (of any of its threads); none once it has ended."""
     found = []
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
@@ -61,10 +62,11 @@ def _children(pid: int) -> list[int]:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (fields 14 and 15 of /proc/<pid>/stat)."""
+def cpu_seconds(pid: int, thread: str | None = None) -> float:
+    """User + system CPU time so far of a process, or of one of its threads (fields 14 and 15 of its stat file);
+    0 once it has ended."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / _TICKS
     except (OSError, IndexError, ValueError):
@@ -124,9 +126,9 @@ class MemorySampler:
                     kind = "java" if status.get("java") else known if known != "other" else (
                         "python" if status.get("python") else "other")
                     self.peak[pid] = (kind, max(status["VmHWM"], peak))
-                    self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_seconds(pid))
+                    self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu_seconds(pid))
                     total += status.get("VmRSS", 0)
-                tree += _children(pid)
+                tree += children(pid)
             self.peak_total_rss = max(self.peak_total_rss, total)
             self._stop.wait(self.interval)
 
