@@ -17,10 +17,10 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import partial, reduce
 
 from pyspark import StorageLevel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dataflix_spark.bronze.ingest import to_bronze
@@ -56,10 +56,6 @@ log = logging.getLogger("dataflix")
 # Silver events by day: an incremental run reads only the days a change reaches (a late event's session,
 # the days of the daily aggregates), not all history.
 SILVER_PARTITIONS = {"playback_events": ["event_date"]}
-
-# Containers are ingested at once but share the quarantine table: two replaceWhere commits on it at the same time,
-# or two first appends that both create it, would conflict (Delta's optimistic concurrency), so they take turns.
-_SHARED_OPS_WRITES = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -106,11 +102,23 @@ def _ready() -> None:
     return None
 
 
+@dataclass(frozen=True)
+class Ingested:
+    """One container's accounting, and its quarantined rows not written yet: they replace the rows of `scope` (a SQL
+    predicate on ops/quarantine; None: nothing to replace). `release` frees what they are read from."""
+
+    counts: ContainerCounts
+    quarantine: DataFrame | None = None
+    scope: str | None = None
+    release: Callable[[], None] = _ready
+
+
 def ingest_container(spark: SparkSession, opts: RunOptions, container: str, taken: NewRows,
-                     progress: Progress, catalogue_ready: Callable[[], object] = _ready) -> ContainerCounts:
-    """The source's new rows → bronze; then this run's (and any killed run's) bronze rows are validated,
-    quarantined and merged into silver. With `full_refresh`, all of bronze rebuilds silver.
-    `catalogue_ready` returns once this run's catalogue is in silver (the events' unknown-content count reads it)."""
+                     progress: Progress, catalogue_ready: Callable[[], object] = _ready) -> Ingested:
+    """The source's new rows → bronze; then this run's (and any killed run's) bronze rows are validated and merged
+    into silver, and their quarantined rows returned for `write_quarantine`. With `full_refresh`, all of bronze
+    rebuilds silver. `catalogue_ready` returns once this run's catalogue is in silver (the events' unknown-content
+    count reads it)."""
     lake = Lakehouse(opts.lakehouse)
     started = _now()
     pending = unlogged_runs(spark, lake, container, taken.bronze_runs)
@@ -122,14 +130,14 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, take
     taken.commit()
     if not (taken.rows is not None or pending or opts.full_refresh) or not table_exists(spark, lake.bronze(container)):
         progress.stage(f"{container}: nothing new")
-        return ContainerCounts(opts.run_id, container, 0, 0, 0, 0, 0, started, _now())
+        return Ingested(ContainerCounts(opts.run_id, container, 0, 0, 0, 0, 0, started, _now()))
     bronze = read_table(spark, lake.bronze(container))
     runs = sorted(set(pending) | {opts.run_id})
     batch = bronze if opts.full_refresh else bronze.where(F.col("run_id").isin(runs))
     scope = f"container = '{container}'" + ("" if opts.full_refresh else f" AND run_id IN ({_sql_list(runs)})")
 
-    # Read three times (counts, quarantine, silver), parsed once. On disk: a batch of 10M events with their raw
-    # text overflowed a 4 GiB driver heap when Spark built the cache in memory (OutOfMemoryError).
+    # Read three times (counts, silver, then the quarantine), parsed once. On disk: a batch of 10M events with their
+    # raw text overflowed a 4 GiB driver heap when Spark built the cache in memory (OutOfMemoryError).
     parsed = (
         batch.transform(parse_documents(container, opts.as_of)).transform(keep_text_of_quarantined)
         .persist(StorageLevel.DISK_ONLY)
@@ -138,9 +146,6 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, take
         totals = parsed.agg(
             F.count(F.lit(1)).alias("read"), F.count(F.when(F.size("reasons") > 0, True)).alias("quarantined")
         ).head()
-        # Replaced, not appended, so that re-processing a killed run's rows never doubles them.
-        with _SHARED_OPS_WRITES:
-            replace_rows(spark, quarantined(parsed), lake.ops("quarantine"), scope)
         newest = accepted(parsed).transform(rank_versions).where(F.col("version_rank") == 1)
         silver_rows = newest.transform(to_silver_rows(container, opts.pepper))
         if opts.full_refresh:
@@ -156,8 +161,9 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, take
         if container == "playback_events" and changed:
             catalogue_ready()
             unknown = _unknown_content(spark, lake, before)
-    finally:
+    except BaseException:
         parsed.unpersist()
+        raise
 
     valid = totals["read"] - totals["quarantined"]
     counts = ContainerCounts(
@@ -178,7 +184,20 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, take
         f"{container}: {taken_label}{resumed}, {counts.read:,} read, {counts.accepted:,} accepted, "
         f"{counts.quarantined:,} quarantined, {counts.duplicates:,} duplicates"
     )
-    return counts
+    return Ingested(counts, quarantined(parsed), scope, parsed.unpersist)
+
+
+def write_quarantine(spark: SparkSession, lake: Lakehouse, ingested: list[Ingested], progress: Progress) -> None:
+    """Every container's quarantined rows in one commit. Replaced, not appended, so that re-processing a killed
+    run's rows never doubles them. One commit, not one per container: the containers run at once, and two
+    replaceWhere commits on one table at the same time conflict (Delta's optimistic concurrency)."""
+    pending = [i for i in ingested if i.scope is not None]
+    if not pending:
+        return
+    rows = reduce(DataFrame.unionByName, [i.quarantine for i in pending])
+    replace_rows(spark, rows, lake.ops("quarantine"), " OR ".join(f"({i.scope})" for i in pending))
+    total = sum(i.counts.quarantined for i in pending)
+    progress.stage(f"quarantine: {total:,} rows of {', '.join(i.counts.container for i in pending)}")
 
 
 def _unknown_content(spark: SparkSession, lake: Lakehouse, before: int | None) -> int:
@@ -235,12 +254,12 @@ def _silver_changes(spark: SparkSession, lake: Lakehouse, opts: RunOptions) -> g
 
 def ingest_all(spark: SparkSession, opts: RunOptions, taken: dict[str, NewRows],
                progress: Progress) -> list[ContainerCounts]:
-    """Every container's bronze and silver at once; the counts in CONTAINERS order. Only the events'
-    unknown-content count waits for the catalogue's silver: a small run's catalogue alone took 6-9 s of a
+    """Every container's bronze and silver at once, then their quarantine; the counts in CONTAINERS order. Only the
+    events' unknown-content count waits for the catalogue's silver: a small run's catalogue alone took 6-9 s of a
     cold JVM, with the cores idle, before the other containers began."""
     catalogue_done = threading.Event()
 
-    def catalogue() -> ContainerCounts:
+    def catalogue() -> Ingested:
         try:
             return ingest_container(spark, opts, "content", taken["content"], progress)
         finally:
@@ -248,7 +267,13 @@ def ingest_all(spark: SparkSession, opts: RunOptions, taken: dict[str, NewRows],
 
     steps = {c: partial(ingest_container, spark, opts, c, taken[c], progress, catalogue_done.wait) for c in CONTAINERS}
     steps["content"] = catalogue  # in its place: the counts come back in CONTAINERS order
-    return run_concurrently(spark, *steps.values())
+    ingested = run_concurrently(spark, *steps.values(), on_error=lambda done: done.release())
+    try:
+        write_quarantine(spark, Lakehouse(opts.lakehouse), ingested, progress)
+    finally:
+        for done in ingested:
+            done.release()
+    return [done.counts for done in ingested]
 
 
 def take_all(spark: SparkSession, lake: Lakehouse, source: Source, run_id: str, progress: Progress) -> dict[str, NewRows]:
