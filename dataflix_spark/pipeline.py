@@ -125,9 +125,6 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, take
     if taken.rows is not None:
         append_table(taken.rows.transform(to_bronze(container, opts.run_id, started)), lake.bronze(container))
         progress.stage(f"{container}: bronze appended ({taken.label})")
-    # Only now: a run killed before this line has taken nothing, and its bronze rows (if any) are found by
-    # the next run's source and processed as a killed run's.
-    taken.commit()
     if not (taken.rows is not None or pending or opts.full_refresh) or not table_exists(spark, lake.bronze(container)):
         progress.stage(f"{container}: nothing new")
         return Ingested(ContainerCounts(opts.run_id, container, 0, 0, 0, 0, 0, started, _now()))
@@ -252,11 +249,12 @@ def _silver_changes(spark: SparkSession, lake: Lakehouse, opts: RunOptions) -> g
     return gold_build.SilverChanges(**changes, as_of_changed=state.as_of != opts.as_of)
 
 
-def ingest_all(spark: SparkSession, opts: RunOptions, taken: dict[str, NewRows],
+def ingest_all(spark: SparkSession, opts: RunOptions, source: Source, taken: dict[str, NewRows],
                progress: Progress) -> list[ContainerCounts]:
-    """Every container's bronze and silver at once, then their quarantine; the counts in CONTAINERS order. Only the
-    events' unknown-content count waits for the catalogue's silver: a small run's catalogue alone took 6-9 s of a
-    cold JVM, with the cores idle, before the other containers began."""
+    """Every container's bronze and silver at once, then their quarantine and the source's record of what was taken
+    (side by side: one commit each); the counts in CONTAINERS order. Only the events' unknown-content count waits for
+    the catalogue's silver: a small run's catalogue alone took 6-9 s of a cold JVM, with the cores idle, before the
+    other containers began."""
     catalogue_done = threading.Event()
 
     def catalogue() -> Ingested:
@@ -268,8 +266,13 @@ def ingest_all(spark: SparkSession, opts: RunOptions, taken: dict[str, NewRows],
     steps = {c: partial(ingest_container, spark, opts, c, taken[c], progress, catalogue_done.wait) for c in CONTAINERS}
     steps["content"] = catalogue  # in its place: the counts come back in CONTAINERS order
     ingested = run_concurrently(spark, *steps.values(), on_error=lambda done: done.release())
+    lake = Lakehouse(opts.lakehouse)
     try:
-        write_quarantine(spark, Lakehouse(opts.lakehouse), ingested, progress)
+        # Only now, and in either order: a run that ends before both leaves its bronze rows unrecorded or its
+        # quarantine unwritten, and the next run processes those rows again as a killed run's (replacing their
+        # quarantine rows, recording them).
+        run_concurrently(spark, partial(write_quarantine, spark, lake, ingested, progress),
+                         partial(source.record, spark, lake, list(taken.values())))
     finally:
         for done in ingested:
             done.release()
@@ -308,7 +311,7 @@ def _run_stages(spark: SparkSession, opts: RunOptions, source: Source,
     taken = take_all(spark, lake, source, opts.run_id, progress)
     progress.working_on("bronze and silver (validating, de-duplicating, pseudonymising)")
     try:
-        counts = ingest_all(spark, opts, taken, progress)
+        counts = ingest_all(spark, opts, source, taken, progress)
     finally:
         for rows in taken.values():
             rows.release()

@@ -1,13 +1,14 @@
-"""Sources: where the documents come from. Each source is one module answering, per container, two questions:
-which rows are new since the last run, and how to record that they were taken (only after bronze holds them).
+"""Sources: where the documents come from. Each source is one module answering two questions: per container, which
+rows are new since the last run (`Source.take`); for the whole run, how to record what was taken (`Source.record`,
+one commit for every container, called only after the containers' bronze and silver are committed).
 
-The pipeline asks those questions through `Source.take` and knows no files or accounts:
+The pipeline asks those questions and knows no files or accounts:
 - `local_json.LocalJsonSource`: JSON Lines files, tracked by path in `ops/source_files` (as Auto Loader does);
 - `cosmos.CosmosSource`: an Azure Cosmos DB account, a `_ts` high-water mark per container in `ops/cosmos_marks`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -33,7 +34,7 @@ class NewRows:
     rows: the new documents as `raw` (the document's text) and `source_file` (provenance), or None;
     label: what they are, for the progress line ("3 new files", "1,204 new versions");
     bronze_runs: the runs whose rows bronze holds for the container (also those of killed runs);
-    commit: records what was taken; the pipeline calls it only after the bronze append is committed;
+    record: the rows of the source's record table that say what was taken, written by `Source.record`;
     release: frees what the source staged (called once the container is done, or on failure);
     warned: the source warned about this input (a file changed after it was read), so the next run must look
     again rather than trust an unchanged description of it (`Source.offered`).
@@ -42,7 +43,7 @@ class NewRows:
     rows: DataFrame | None
     label: str
     bronze_runs: frozenset[str] = frozenset()
-    commit: Callable[[], None] = _nothing
+    record: tuple[tuple, ...] = ()
     release: Callable[[], None] = _nothing
     warned: bool = False
 
@@ -55,6 +56,10 @@ class Source(Protocol):
 
     def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
         """The container's rows not in bronze yet; reading them must not write anything."""
+
+    def record(self, spark: SparkSession, lake: Lakehouse, taken: Sequence[NewRows]) -> None:
+        """Records what every container's `take` took, in one commit. A run that ends before it leaves its rows in
+        bronze unrecorded: the next run's `take` finds them there (`rows_of_unrecorded_runs`) and records them."""
 
     def offered(self) -> dict | None:
         """What the source offers now, described without Spark and as JSON (a file listing), or None when only

@@ -10,7 +10,8 @@ Two readers, chosen by `cosmos.reader`:
 Incremental reads: `ops/cosmos_marks` keeps, per container, the greatest `_ts` bronze holds from this account
 (the high-water mark). A run reads `_ts >= mark - overlap` (server-side query, and the same filter in Spark:
 a server that answers the filter wrongly still gives the right rows), drops the versions bronze holds already
-(same id and `_ts`), and records the new mark only after its bronze append is committed.
+(same id and `_ts`), and records the new marks (one commit for the four containers) only once its silver is
+committed.
 """
 from __future__ import annotations
 
@@ -20,10 +21,8 @@ import logging
 import os
 import re
 import socket
-import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Callable
 from urllib.parse import urlparse
 
 from pyspark import StorageLevel
@@ -60,7 +59,6 @@ _TRUE = ("1", "true", "yes", "on")
 # azure-cosmos never verifies the certificate of these hosts (it takes them for the local emulator), so the data
 # source's tls_verify=false, which logs a warning in every Python worker, is only set for other emulator hosts.
 SDK_UNVERIFIED_HOSTS = ("localhost", "127.0.0.1")
-_MARK_WRITES = threading.Lock()  # the containers record their marks at once into one table
 
 
 @dataclass(frozen=True)
@@ -289,8 +287,9 @@ def read_marks(spark: SparkSession, lake: Lakehouse, container: str, location: s
     return (max(marks) if marks else None), {r["run_id"] for r in rows}
 
 
-def record_mark(spark: SparkSession, lake: Lakehouse, rows: list[tuple]) -> None:
-    with _MARK_WRITES:
+def record_marks(spark: SparkSession, lake: Lakehouse, rows: list[tuple]) -> None:
+    """Appends mark rows (COSMOS_MARKS_SCHEMA) to ops/cosmos_marks, in one commit; nothing when there are none."""
+    if rows:
         append_table(spark.createDataFrame(rows, COSMOS_MARKS_SCHEMA), lake.ops("cosmos_marks"))
 
 
@@ -306,6 +305,9 @@ class CosmosSource:
 
     def offered(self) -> None:
         return None  # what changed is known only by reading the change feed
+
+    def record(self, spark: SparkSession, lake: Lakehouse, taken: Sequence[NewRows]) -> None:
+        record_marks(spark, lake, [row for t in taken for row in t.record])
 
     def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
         location = self.account.location(container)
@@ -343,6 +345,6 @@ class CosmosSource:
             rows=new.select("raw", F.lit(location).alias("source_file")) if count else None,
             label=f"{count:,} new versions",
             bronze_runs=frozenset(bronze_runs),
-            commit=partial(record_mark, spark, lake, marks) if marks else (lambda: None),
+            record=tuple(marks),
             release=staged.unpersist,
         )

@@ -1,7 +1,7 @@
 """The local source: JSON Lines files in a folder per container (`*.json`, `*.jsonl`, `*.gz`).
 
 A file is new when `ops/source_files` does not list it (files are identified by path, as Auto Loader does);
-the files a run read are recorded there, with their size and modification time, after its bronze append. A file
+the files a run read are recorded there, with their size and modification time, once its silver is committed. A file
 read before whose size or modification time has changed is not read again: the run says so in a warning.
 """
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from urllib.parse import unquote
 
 from pyspark.sql import DataFrame, SparkSession
@@ -25,11 +24,6 @@ from dataflix_spark.sources import NewRows, rows_of_unrecorded_runs
 log = logging.getLogger("dataflix")
 
 SOURCE_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
-
-# The containers are taken at once but share ops/source_files: two first appends that both create it would
-# conflict (Delta's optimistic concurrency), so they take turns.
-_SOURCE_FILES_WRITES = threading.Lock()
-
 
 def file_key(location: str) -> str:
     """One spelling per file, whether Spark percent-encoded it (`_metadata.file_path`, kept in
@@ -86,7 +80,7 @@ class BronzeInventory:
 
 def bronze_inventory(spark: SparkSession, lake: Lakehouse, container: str) -> BronzeInventory:
     """The files recorded in ops/source_files, plus a pass over the bronze rows of any run not recorded there
-    (killed between its bronze append and its record, or from before the record existed).
+    (ended between its bronze append and its record, or from before the record existed).
     Collects one row per *file* ingested, not per document."""
     if not table_exists(spark, lake.bronze(container)):
         return BronzeInventory()
@@ -107,15 +101,13 @@ def bronze_inventory(spark: SparkSession, lake: Lakehouse, container: str) -> Br
                            unrecorded=frozenset(unrecorded), as_read=as_read)
 
 
-def record_source_files(spark: SparkSession, lake: Lakehouse, container: str,
-                        rows: list[tuple[str, str, int | None, int | None]]) -> None:
-    """Appends (run, normalised file, size, modification time) rows to ops/source_files."""
+def record_source_files(spark: SparkSession, lake: Lakehouse,
+                        rows: list[tuple[str, str, str, int | None, int | None]]) -> None:
+    """Appends (run, container, normalised file, size, modification time) rows to ops/source_files, in one commit."""
     if rows:
-        frame = spark.createDataFrame([(run_id, container, *rest) for run_id, *rest in sorted(rows)],
-                                      SOURCE_FILES_SCHEMA)
-        with _SOURCE_FILES_WRITES:
-            # A lakehouse from before the size and time columns gains them.
-            append_table(frame, lake.ops("source_files"), merge_schema=True)
+        # A lakehouse from before the size and time columns gains them.
+        append_table(spark.createDataFrame(sorted(rows), SOURCE_FILES_SCHEMA), lake.ops("source_files"),
+                     merge_schema=True)
 
 
 def _shown(location: str) -> str:
@@ -150,17 +142,20 @@ class LocalJsonSource:
         listed = list_container_files(spark, self.input_dir, container)
         changed = warn_changed(container, listed, inventory.as_read)
         new = [f for f in listed if file_key(f.path) not in inventory.files]
-        # Recorded after the bronze append: a run killed in between leaves its files unrecorded, and the next
+        # Recorded once the run's silver is committed: a run killed before leaves its files unrecorded, and the next
         # run's inventory finds them in bronze (and records them then, without a size: it may have changed since).
-        rows = ([(run, f, None, None) for run, f in sorted(inventory.unrecorded)]
-                + [(run_id, file_key(f.path), f.size_bytes, f.modified_ms) for f in new])
+        rows = ([(run, container, f, None, None) for run, f in sorted(inventory.unrecorded)]
+                + [(run_id, container, file_key(f.path), f.size_bytes, f.modified_ms) for f in new])
         return NewRows(
             rows=read_json_lines(spark, [f.path for f in new]) if new else None,
             label=f"{len(new)} new files",
             bronze_runs=inventory.runs,
-            commit=partial(record_source_files, spark, lake, container, rows),
+            record=tuple(rows),
             warned=changed > 0,
         )
+
+    def record(self, spark: SparkSession, lake: Lakehouse, taken: Sequence[NewRows]) -> None:
+        record_source_files(spark, lake, [row for t in taken for row in t.record])
 
     def offered(self) -> dict | None:
         """The input folder and each container's source files as [name, size, modification time in ns], listed

@@ -52,6 +52,9 @@ class _FileLandsDuringTheRun:
             shutil.copy(self.arriving, self.landing)
         return taken
 
+    def record(self, spark, lake, taken):
+        self.inner.record(spark, lake, taken)
+
 
 def test_nothing_new_is_logged_alone_and_any_change_since_means_a_normal_run(spark, tmp_path, caplog):
     """One lakehouse through the cases in turn (each pipeline run costs seconds of the suite)."""
