@@ -2,10 +2,10 @@
 
     python -m bench.warm_runs --input small --as-of 2026-10-31 --work /tmp/warm-runs [--runs 4]
 
-One process starts Spark as `dataflix run` does for the input (settings from conf/, the short-run JIT and the
-small-run SQL settings by the input's size), then runs the pipeline `--runs` times over the same input, each into
-a fresh lakehouse (every run is a first run). The first run pays the JVM's warm-up (class loading, JIT), the
-later ones only the run's own work: their difference is what a new `dataflix run` process pays on top of its
+One process starts Spark as `dataflix run` without --conf does for the input (its default settings, the short-run
+JIT and the small-run SQL settings by the input's size), then runs the pipeline `--runs` times over the same input,
+each into a fresh lakehouse (every run is a first run). The first run pays the JVM's warm-up (class loading, JIT),
+the later ones only the run's own work: their difference is what a new `dataflix run` process pays on top of its
 queries. Per run: wall seconds, the JVM's CPU seconds (from /proc) and Spark's SQL executions. Prints a table and
 writes <work>/warm-runs.json.
 """
@@ -56,12 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", required=True, type=Path)
     parser.add_argument("--runs", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs takes a whole number from 1")
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 
     settings = load_settings()
-    size = cli._run_bytes(str(args.input), str(work / "none"))
+    size = cli._bytes_under(str(args.input))  # a first run: no bronze yet
     started = time.monotonic()
     spark = get_spark(settings.spark, short_run=cli.is_short_run(size))
     cli._size_settings(spark, settings, size)
