@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {index + 1} ({kind}): {r['seconds']:6.1f} s wall, {r['jvm_cpu_s']:6.1f} JVM CPU-s, "
               f"{r['sql_executions']} SQL executions")
     if "warm_s" in result:
-        print(f"cold JVM's extra: {result['cold_extra_s']} s (cold {result['cold_s']} s, warm median {result['warm_s']} s)")
+        print(f"cold JVM's extra: {result['cold_extra_s']} s "
+              f"(cold {result['cold_s']} s, warm median {result['warm_s']} s)")
     return 0
 
 
