@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     size = cli._bytes_under(str(args.input))  # a first run: no bronze yet
+    short_run = cli.is_short_run(size)
     started = time.monotonic()
-    spark = get_spark(settings.spark, short_run=cli.is_short_run(size))
+    spark = get_spark(settings.spark, short_run=short_run)
     cli._size_settings(spark, settings, size)
     spark_start = time.monotonic() - started
     jvm = spark._jvm.java.lang.ProcessHandle.current().pid()
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
               **summary(runs), "cpus": os.cpu_count()}
     (work / "warm-runs.json").write_text(json.dumps(result, indent=2))
     print(f"Spark start {result['spark_start_s']} s ({size:,} bytes of input: "
-          f"{'short-run JIT' if cli.is_short_run(size) else 'default JIT'})")
+          f"{'short-run JIT' if short_run else 'default JIT'})")
     for index, r in enumerate(runs):
         kind = "cold JVM" if index == 0 else "warm JVM"
         print(f"run {index + 1} ({kind}): {r['seconds']:6.1f} s wall, {r['jvm_cpu_s']:6.1f} JVM CPU-s, "
