@@ -360,8 +360,15 @@ def command_run(args: argparse.Namespace) -> int:
         succeeded = True
         return code
     finally:
-        spark.stop()  # the application ends here (a cluster's master lists it as finished), not at the JVM's exit
+        _stop(spark)
         _end_jvm(succeeded)
+
+
+def _stop(spark) -> None:
+    """The application ends here (a cluster's master lists it as finished), not at the JVM's exit."""
+    from dataflix_spark.session import stop_spark
+
+    stop_spark(spark)
 
 
 def _end_jvm(succeeded: bool) -> None:
@@ -461,7 +468,7 @@ def command_demo(args: argparse.Namespace) -> int:
         print(f"Dashboard: {write_dashboard(spark, lakehouse_path, lakehouse.parent / 'dashboard.html')}", flush=True)
         succeeded = True
     finally:
-        spark.stop()
+        _stop(spark)
         _end_jvm(succeeded)
     return 0
 
