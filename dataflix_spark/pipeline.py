@@ -224,8 +224,10 @@ def _gold_is_current(spark: SparkSession, lake: Lakehouse, opts: RunOptions, cou
     return last == opts.as_of and state is not None and state.thresholds == opts.qoe
 
 
-def _silver_changes(spark: SparkSession, lake: Lakehouse, opts: RunOptions) -> gold_build.SilverChanges | None:
-    """The silver changes gold has not applied yet, or None when gold must be rebuilt in full."""
+def _silver_changes(spark: SparkSession, lake: Lakehouse, opts: RunOptions,
+                    current: dict[str, int]) -> gold_build.SilverChanges | None:
+    """The silver changes gold has not applied yet (silver is at the `current` versions), or None when gold must be
+    rebuilt in full."""
     state = last_gold_state(spark, lake)
     if opts.full_refresh or state is None or gold_build_interrupted(opts.lakehouse):
         return None
@@ -233,7 +235,6 @@ def _silver_changes(spark: SparkSession, lake: Lakehouse, opts: RunOptions) -> g
         return None
     if not all(table_exists(spark, lake.work(name)) for name in gold_build.WORK_TABLES):
         return None  # a lakehouse from before a work table existed
-    current = silver_versions(spark, lake, CONTAINERS)
     if current["content"] != state.silver_versions.get("content"):
         return None  # the catalogue reaches every session (durations): rebuild
     changes = {}
@@ -320,8 +321,8 @@ def _run_stages(spark: SparkSession, opts: RunOptions, source: Source,
         append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
     else:
         # The marker outlives a killed gold build, so the next run rebuilds gold whatever it reads.
-        changes = _silver_changes(spark, lake, opts)
         versions = silver_versions(spark, lake, CONTAINERS)
+        changes = _silver_changes(spark, lake, opts, versions)
         progress.working_on("gold")
         with gold_build_marker(opts.lakehouse):
             if changes is None:
@@ -330,9 +331,14 @@ def _run_stages(spark: SparkSession, opts: RunOptions, source: Source,
             else:
                 progress.stage("gold: applying the silver changes since the last build")
                 gold_build.build_changes(spark, lake, opts.as_of, changes, progress, opts.qoe)
-            record_gold_state(spark, lake, opts.run_id, opts.as_of, "full" if changes is None else "incremental",
-                              versions, opts.qoe)
-            append_table(run_log_rows(spark, counts, opts.as_of), lake.ops("run_log"))
+            # Side by side, in either order: until the marker goes, a run that ends between the two commits leaves
+            # gold to be rebuilt in full by the next run, which then records the state again.
+            run_concurrently(
+                spark,
+                partial(record_gold_state, spark, lake, opts.run_id, opts.as_of,
+                        "full" if changes is None else "incremental", versions, opts.qoe),
+                partial(append_table, run_log_rows(spark, counts, opts.as_of), lake.ops("run_log")),
+            )
     return counts, any(t.warned for t in taken.values())
 
 
