@@ -39,9 +39,11 @@ def summary(runs: list[dict]) -> dict:
 
 
 def _sql_executions(spark) -> int:
-    """SQL executions Spark has started so far in this application (its status store)."""
+    """SQL executions Spark has started so far in this application: the newest one's id + 1 (ids count from 0). Not
+    the status store's count, which stops at the executions it keeps (spark.sql.ui.retainedExecutions, 1,000)."""
     store = spark._jsparkSession.sharedState().statusStore()
-    return store.executionsCount()
+    kept = store.executionsCount()
+    return store.executionsList(kept - 1, 1).head().executionId() + 1 if kept else 0
 
 
 def main(argv: list[str] | None = None) -> int:
