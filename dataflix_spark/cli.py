@@ -360,23 +360,16 @@ def command_run(args: argparse.Namespace) -> int:
         succeeded = True
         return code
     finally:
-        _stop(spark)
-        _end_jvm(succeeded)
+        _end_spark(spark, succeeded)
 
 
-def _stop(spark) -> None:
-    """The application ends here (a cluster's master lists it as finished), not at the JVM's exit."""
-    from dataflix_spark.session import stop_spark
-
-    stop_spark(spark)
-
-
-def _end_jvm(succeeded: bool) -> None:
-    """Ends a JVM that writes the class cache at its exit (the first run on an install), saying so: it takes
-    seconds after the run's last line."""
+def _end_spark(spark, succeeded: bool) -> None:
+    """Ends the application here (a cluster's master lists it as finished), then the JVM; one that writes the class
+    cache at its exit (the first run on an install) says so: it takes seconds after the run's last line."""
     from dataflix_spark import session
     from dataflix_spark.ops.progress import Progress
 
+    session.stop_spark(spark)
     if not (succeeded and session.class_cache_pending()):
         session.end_jvm(succeeded)
         return
@@ -468,8 +461,7 @@ def command_demo(args: argparse.Namespace) -> int:
         print(f"Dashboard: {write_dashboard(spark, lakehouse_path, lakehouse.parent / 'dashboard.html')}", flush=True)
         succeeded = True
     finally:
-        _stop(spark)
-        _end_jvm(succeeded)
+        _end_spark(spark, succeeded)
     return 0
 
 
