@@ -30,8 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench.incremental import STAGE  # noqa: E402
 from dataflix_spark.config import CosmosConfig  # noqa: E402
 from dataflix_spark.schemas import CONTAINERS  # noqa: E402
-from dataflix_spark.sources.cosmos import resolve_account  # noqa: E402
-from dataflix_spark.sources.cosmos_seed import _client  # noqa: E402
+from dataflix_spark.sources.cosmos import resolve_account, sdk_client  # noqa: E402
 from tests.integration.cosmium import Cosmium  # noqa: E402
 
 PEPPER = "bench-pepper"
@@ -59,7 +58,7 @@ def _split(run: dict, marker: str) -> dict:
 def sdk_loop(account, containers=CONTAINERS) -> dict:
     """Every document of each container through the SDK's query iterator, one thread."""
     warnings.filterwarnings("ignore", message="Unverified HTTPS request")
-    database = _client(account).get_database_client(account.database)
+    database = sdk_client(account, "bench").get_database_client(account.database)
     counts, started = {}, time.monotonic()
     for container in containers:
         items = database.get_container_client(container).query_items("SELECT * FROM c", enable_cross_partition_query=True,

@@ -257,23 +257,24 @@ SMALL_RUN_BYTES = 128 * 1024 * 1024
 
 def _bytes_under(*folders: str) -> int | None:
     """Bytes of the files under local folders; None when one is remote (not measured)."""
-    total = 0
-    for folder in folders:
-        if "://" in folder:
-            return None
-        for root, _, files in os.walk(folder):
-            total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
-    return total
+    from dataflix_spark.sources.local_json import folder_bytes
+
+    sizes = [folder_bytes(folder) for folder in folders]
+    return None if None in sizes else sum(sizes)
 
 
-def _run_bytes(input_dir: str, lakehouse: str) -> int | None:
-    """Bytes of a local run's input and bronze; None for a Cosmos DB or remote run (not measured)."""
-    size = _bytes_under(input_dir, os.path.join(lakehouse, "bronze")) if input_dir else None
-    log.debug("input and bronze: %s bytes", size)
+def _run_bytes(source, lakehouse: str) -> int | None:
+    """Bytes of what the source holds (`Source.offered_bytes`: a local folder's files, a Cosmos DB account's
+    documents) and of bronze; None when either is not measured (a remote folder or lakehouse, an account that
+    does not say)."""
+    offered = source.offered_bytes()
+    bronze = _bytes_under(os.path.join(lakehouse, "bronze"))
+    size = None if offered is None or bronze is None else offered + bronze
+    log.debug("source and bronze: %s bytes", size)
     return size
 
 
-def _work_bytes(opts, input_dir: str) -> int | None:
+def _work_bytes(opts) -> int | None:
     """What a run will read: nothing when the source and the tables are as the last completed run left them (the
     run then only logs itself, a tiny run whatever the input's size; it checks again under its lock), else
     `_run_bytes`. The demo's no-change run: its one append 3.8 s with the defaults for 67 MB of input."""
@@ -282,7 +283,7 @@ def _work_bytes(opts, input_dir: str) -> int | None:
     if nothing_new(opts):
         log.debug("nothing new since the last run: sized as a tiny run")
         return 0
-    return _run_bytes(input_dir, opts.lakehouse)
+    return _run_bytes(opts.document_source(), opts.lakehouse)
 
 
 def _below(size: int | None, limit: int) -> bool:
@@ -313,7 +314,16 @@ def _size_settings(spark, settings: Settings, size: int | None) -> None:
             spark.conf.set(key, under if _below(size, limit) else otherwise)
 
 
-def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, short_run: bool = False,
+def _size_said(size: int | None) -> str:
+    """The run's size as its first line says it, with the tuning it picks (`is_short_run`, `_size_settings`)."""
+    if size is None:
+        return "size unknown: tuned for a large run"
+    if size == 0:
+        return "nothing new to read: a small run"
+    return f"{size / 1e6:,.1f} MB of documents and bronze{': a small run' if is_short_run(size) else ''}"
+
+
+def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, size: int | None,
                  make_class_cache: bool = False):
     """The session, with a line before (a start takes 5–30 s) and a heartbeat; Spark's and Ivy's own output goes
     to `<lakehouse>/_logs/spark.log` (a temporary file for a remote lakehouse), or the terminal with -v."""
@@ -325,10 +335,11 @@ def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, s
         folder = Path(lakehouse) / "_logs" if "://" not in lakehouse else Path(tempfile.gettempdir())
         output = str(folder / ("spark.log" if "://" not in lakehouse else f"dataflix-spark-{os.getpid()}.log"))
     master = settings.spark.master or "local[*]"
-    log.info("starting Spark (%s) …", master)
+    log.info("starting Spark (%s; %s) …", master, _size_said(size))
     with Progress() as progress:
         progress.working_on(f"starting Spark ({master})")
-        spark = get_spark(settings.spark, output=output, short_run=short_run, make_class_cache=make_class_cache)
+        spark = get_spark(settings.spark, output=output, short_run=is_short_run(size),
+                          make_class_cache=make_class_cache)
     log.info("Spark started in %.0f s%s", progress.elapsed(), f"; its own output: {output}" if output else "")
     return spark
 
@@ -350,13 +361,12 @@ def command_run(args: argparse.Namespace) -> int:
         qoe=settings.qoe,
     )
     check_unlocked(opts.lakehouse)
-    size = _work_bytes(opts, input_dir)
+    size = _work_bytes(opts)
     # A watching process ends on Ctrl-C, which should not wait for the class cache to be written.
-    spark = _start_spark(settings, args, opts.lakehouse, short_run=is_short_run(size),
-                         make_class_cache=args.watch is None)
+    spark = _start_spark(settings, args, opts.lakehouse, size, make_class_cache=args.watch is None)
     succeeded = False
     try:
-        code = _run_and_watch(spark, settings, args, opts, source, input_dir, size)
+        code = _run_and_watch(spark, settings, args, opts, source, size)
         succeeded = True
         return code
     finally:
@@ -380,8 +390,7 @@ def _end_spark(spark, succeeded: bool) -> None:
     log.info("class cache %s in %.0f s", "saved" if kept else "not saved (the JVM wrote none)", progress.elapsed())
 
 
-def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, source, input_dir: str,
-                   size: int | None) -> int:
+def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, source, size: int | None) -> int:
     from dataflix_spark.pipeline import run
 
     _size_settings(spark, settings, size)
@@ -394,7 +403,7 @@ def _run_and_watch(spark, settings: Settings, args: argparse.Namespace, opts, so
         time.sleep(args.watch)
         # Without --as-of the date is today's at each run; --full-refresh rebuilds once, at the first.
         opts = replace(opts, as_of=parse_as_of(args.as_of), full_refresh=False)
-        _size_settings(spark, settings, _work_bytes(opts, input_dir))
+        _size_settings(spark, settings, _work_bytes(opts))
         counts = run(spark, opts)
     return 0 if all(c.balanced() for c in counts) else 1
 
@@ -448,8 +457,10 @@ def command_demo(args: argparse.Namespace) -> int:
     summary = _generate(str(sample), args.users, args.days, progress=None)  # a line per day is for `generate`
     log.info("generated %s documents", f"{sum(summary.counts.values()):,}")
     lakehouse_path = _check_lakehouse(str(lakehouse))
-    size = _run_bytes(str(sample), lakehouse_path)
-    spark = _start_spark(settings, args, lakehouse_path, short_run=is_short_run(size), make_class_cache=True)
+    from dataflix_spark.sources.local_json import LocalJsonSource
+
+    size = _run_bytes(LocalJsonSource(str(sample)), lakehouse_path)
+    spark = _start_spark(settings, args, lakehouse_path, size, make_class_cache=True)
     succeeded = False
     try:
         _size_settings(spark, settings, size)

@@ -20,8 +20,8 @@ def spark(tmp_path_factory):
             "spark.sql.warehouse.dir": str(warehouse),
             "spark.default.parallelism": "2",
             # As a small `dataflix run` does (cli.SMALL_RUN_SQL): interpreted, not generated, code for tiny
-            # DataFrames (the unit tests: 336 -> 320 s). Generated code still runs in the suite: the Cosmos DB
-            # runs (not measured, so not small) give the same gold as in-process runs here.
+            # DataFrames (the unit tests: 336 -> 320 s). Generated code still runs in the suite: the first Cosmos DB
+            # run (tests/integration/test_cosmos.py) turns it on and gives the same gold as in-process runs here.
             "spark.sql.codegen.wholeStage": "false",
             "spark.sql.codegen.factoryMode": "NO_CODEGEN",
             "spark.sql.adaptive.coalescePartitions.enabled": "true",

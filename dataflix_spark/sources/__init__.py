@@ -65,6 +65,10 @@ class Source(Protocol):
         """What the source offers now, described without Spark and as JSON (a file listing), or None when only
         a read can tell. Equal descriptions mean equal documents: a run may then skip the read (ops/last_run)."""
 
+    def offered_bytes(self) -> int | None:
+        """About how many bytes of documents the source holds now, found without Spark in about a second, or None
+        when it cannot tell. The CLI sizes a run by it, with bronze's bytes, before Spark starts (`is_short_run`)."""
+
 
 def rows_of_unrecorded_runs(bronze: DataFrame, recorded: set[str]) -> DataFrame:
     """Bronze rows of runs a source's record does not list: runs killed between their bronze append and their

@@ -12,7 +12,6 @@ import gzip
 import json
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from dataflix_spark.schemas import CONTAINERS
 from dataflix_spark.sources import SourceError
-from dataflix_spark.sources.cosmos import PARTITION_KEYS, CosmosAccount, describe_failure
+from dataflix_spark.sources.cosmos import PARTITION_KEYS, CosmosAccount, describe_failure, sdk_client
 from dataflix_spark.sources.local_json import SOURCE_SUFFIXES
 
 BATCH_SIZE = 100  # the service's limit of operations in one transactional batch
@@ -91,20 +90,6 @@ def _batches(docs: list[dict], key_path: str) -> tuple[list[tuple[object, list[d
     return batches, singles
 
 
-def _client(account: CosmosAccount):
-    from azure.cosmos import CosmosClient
-
-    if account.auth_type == "key":
-        credential = account.key
-    else:
-        from azure.identity import ClientSecretCredential, DefaultAzureCredential
-
-        credential = (ClientSecretCredential(account.tenant_id, account.client_id, account.client_secret)
-                      if account.auth_type == "service_principal" else DefaultAzureCredential())
-    return CosmosClient(account.endpoint, credential=credential, connection_verify=not account.emulator,
-                        user_agent_suffix="dataflix-seed")
-
-
 def seed(account: CosmosAccount, input_dir: str, workers: int = 4,
          progress: Callable[[str], None] = print) -> list[SeedCounts]:
     """Creates the database and containers if missing and upserts every container's documents.
@@ -113,12 +98,10 @@ def seed(account: CosmosAccount, input_dir: str, workers: int = 4,
     only the newest per id), about 1 KB per document (the 1.2M-event benchmark container peaks near 1.5 GB)."""
     from azure.cosmos import PartitionKey
 
-    if account.emulator:
-        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
     results = []
     container = "(database)"
     try:
-        database = _client(account).create_database_if_not_exists(account.database)
+        database = sdk_client(account, "seed").create_database_if_not_exists(account.database)
         for container in CONTAINERS:
             folder = Path(input_dir) / container
             counts = SeedCounts(container)

@@ -165,6 +165,16 @@ class LocalJsonSource:
         folder = os.path.abspath(self.input_dir)
         return {"folder": folder, "files": {c: _files_in(os.path.join(folder, c)) for c in CONTAINERS}}
 
+    def offered_bytes(self) -> int | None:
+        return folder_bytes(self.input_dir)
+
+
+def folder_bytes(folder: str) -> int | None:
+    """Bytes of the files under a local folder (none: 0); None for a remote one (not measured)."""
+    if "://" in folder:
+        return None
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, files in os.walk(folder) for name in files)
+
 
 def _files_in(folder: str) -> list[list]:
     """[name, size, modification time in ns] of a local folder's source files, sorted (none: no folder)."""

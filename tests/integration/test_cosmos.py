@@ -29,7 +29,14 @@ from dataflix_spark.gold.build import GOLD_TABLES
 from dataflix_spark.pipeline import RunOptions, run
 from dataflix_spark.schemas import CONTAINERS
 from dataflix_spark.sources import SourceError
-from dataflix_spark.sources.cosmos import CosmosAccount, CosmosSource
+from dataflix_spark.sources.cosmos import (
+    COUNTED_DOCUMENT_BYTES,
+    CosmosAccount,
+    CosmosSource,
+    account_bytes,
+    container_bytes,
+    sdk_client,
+)
 from dataflix_spark.sources.cosmos_seed import seed
 from tests.integration.built import cancellation_of_an_open_subscription, read_documents
 from tests.integration.cosmium import Cosmium
@@ -130,7 +137,11 @@ def rounds(spark, server, documents, tmp_path_factory):
     lakehouse, events = root / "lakehouse", root / "eventlog"
     events.mkdir()
     conf = _conf(root, spark_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(events),
-                                   "spark.eventLog.compress": "false"})  # readable by the test
+                                   "spark.eventLog.compress": "false",  # readable by the test
+                                   # Generated code, which a small run does without, against the in-process
+                                   # runs' interpreted code (tests/conftest.py): the same gold.
+                                   "spark.sql.codegen.wholeStage": "true",
+                                   "spark.sql.codegen.factoryMode": "FALLBACK"})
     first = _dataflix("run", "--source", "cosmos", "--cosmos-emulator", "--lakehouse", str(lakehouse), "--as-of", AS_OF,
                       "--conf", str(conf), env=env)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -215,9 +226,22 @@ def test_the_key_is_in_no_log_event_log_or_table(rounds):
 
 def test_first_run_prints_its_source_and_one_line_per_stage_without_warnings(rounds):
     stderr = rounds["first"].stderr
+    # Sized before Spark starts by the account's document count (an emulator's): a small run.
+    said = r"INFO starting Spark \(local\[2\]; [\d.]+ MB of documents and bronze: a small run\) …\n"
+    assert re.search(said, stderr), stderr[:500]
     assert "Cosmos DB 127.0.0.1:" in stderr and "/rounds (datasource)" in stderr
     assert "InsecureRequestWarning" not in stderr and "Unverified HTTPS request" not in stderr
     assert "Traceback" not in stderr
+
+
+def test_an_emulator_is_sized_by_its_document_count_and_an_account_that_cannot_tell_is_not(server, documents):
+    account = _account(server, "sized")
+    stored = sum(c.stored for c in seed(account, str(documents / "round1"), progress=lambda line: None))
+    assert account_bytes(account) == stored * COUNTED_DOCUMENT_BYTES
+    # cosmium gives no usage figure, and a billed account's documents are never counted: its size is not known.
+    content = sdk_client(account, "test").get_database_client("sized").get_container_client("content")
+    assert container_bytes(content, emulator=True) > 0 and container_bytes(content, emulator=False) is None
+    assert account_bytes(_account(server, "no-such-database")) is None  # the run's read says what is wrong
 
 
 # --- faults ------------------------------------------------------------------------------------------------------

@@ -132,7 +132,8 @@ def test_the_run_says_what_it_does_and_is_never_silent_for_long(lakehouse):
     """A line before Spark starts, none of Ivy's or Spark's start-up output (in _logs/spark.log instead), a
     line at least every 10 s (stage lines, else a heartbeat), a first run called so, work tables called so."""
     lines = lakehouse["stderr"].splitlines()
-    assert lines[0].endswith("INFO starting Spark (local[2]) …"), lines[:3]
+    said = r"INFO starting Spark \(local\[2\]; [\d.]+ MB of documents and bronze: a small run\) …$"
+    assert re.search(said, lines[0]), lines[:3]
     assert not [line for line in lines if re.search(r"Ivy|::|resolving|artifacts|WARN NativeCodeLoader", line)]
     spark_log = lakehouse["path"] / "_logs" / "spark.log"
     assert f"its own output: {spark_log}" in lakehouse["stderr"] and ":: loading settings" in spark_log.read_text()

@@ -14,6 +14,8 @@ from dataflix_spark.session import (
     short_run_cluster_conf,
     snapshot_partitions,
 )
+from dataflix_spark.sources.cosmos import documents_kilobytes
+from dataflix_spark.sources.local_json import LocalJsonSource
 
 
 def test_a_short_run_gets_the_short_run_jit_and_keeps_the_log_settings():
@@ -48,7 +50,7 @@ def test_small_is_measured_on_the_input_and_bronze(tmp_path):
     (tmp_path / "input" / "a.jsonl").write_bytes(b"x" * 600)
     (tmp_path / "lake" / "bronze" / "t").mkdir(parents=True)
     (tmp_path / "lake" / "bronze" / "t" / "p.parquet").write_bytes(b"x" * 500)
-    assert cli._run_bytes(str(tmp_path / "input"), str(tmp_path / "lake")) == 1_100
+    assert cli._run_bytes(LocalJsonSource(str(tmp_path / "input")), str(tmp_path / "lake")) == 1_100
     assert cli._below(1_100, 1_101)
     assert not cli._below(1_100, 1_100)
 
@@ -62,12 +64,12 @@ def test_a_run_with_nothing_new_is_sized_as_tiny_whatever_its_input(tmp_path):
     (tmp_path / "lake" / "ops" / "run_log" / "_delta_log").mkdir(parents=True)
     (tmp_path / "lake" / "ops" / "run_log" / "_delta_log" / f"{0:020d}.json").write_text("{}")
     opts = RunOptions(str(tmp_path / "input"), str(tmp_path / "lake"), dt.date(2026, 10, 31), "p")
-    assert cli._work_bytes(opts, opts.input_dir) == 600  # the input (and bronze: none yet)
+    assert cli._work_bytes(opts) == 600  # the input (and bronze: none yet)
     last_run.record(opts.lakehouse, last_run.run_state(opts.document_source().offered(), opts.as_of, opts.qoe))
-    assert cli._work_bytes(opts, opts.input_dir) == 0
-    assert cli._work_bytes(replace(opts, full_refresh=True), opts.input_dir) == 600
+    assert cli._work_bytes(opts) == 0
+    assert cli._work_bytes(replace(opts, full_refresh=True)) == 600
     (tmp_path / "input" / "content" / "b.jsonl").write_bytes(b"x" * 10)
-    assert cli._work_bytes(opts, opts.input_dir) == 610
+    assert cli._work_bytes(opts) == 610
 
 
 def test_runs_up_to_the_small_size_get_the_short_run_jit():
@@ -78,10 +80,25 @@ def test_runs_up_to_the_small_size_get_the_short_run_jit():
     assert not cli.is_short_run(None)  # not measured: a Cosmos DB or remote run keeps the default JIT
 
 
-def test_a_cosmos_or_remote_run_is_not_measured_and_not_small(tmp_path):
-    assert cli._run_bytes("", str(tmp_path)) is None  # the Cosmos DB source has no input folder
-    assert cli._run_bytes("abfss://c@a.dfs.core.windows.net/in", str(tmp_path)) is None
+def test_a_remote_run_or_one_whose_source_cannot_tell_is_not_measured_and_not_small(tmp_path):
+    assert cli._run_bytes(LocalJsonSource("abfss://c@a.dfs.core.windows.net/in"), str(tmp_path)) is None
+    assert cli._run_bytes(LocalJsonSource(str(tmp_path)), "abfss://c@a.dfs.core.windows.net/lake") is None
     assert not cli._below(None, cli.SMALL_RUN_BYTES)
+
+
+def test_the_first_line_says_the_size_and_the_tuning_it_picks():
+    assert cli._size_said(None) == "size unknown: tuned for a large run"
+    assert cli._size_said(0) == "nothing new to read: a small run"
+    assert cli._size_said(1_234_567) == "1.2 MB of documents and bronze: a small run"
+    assert cli._size_said(cli.SMALL_RUN_BYTES) == "134.2 MB of documents and bronze"
+
+
+def test_a_cosmos_usage_header_gives_the_documents_kilobytes():
+    usage = ("functions=0;storedProcedures=0;triggers=0;documentSize=0;documentsSize=112;documentsCount=33;"
+             "collectionSize=129")
+    assert documents_kilobytes(usage) == 112  # not documentSize (one document's) nor collectionSize (with indexes)
+    assert documents_kilobytes("documentsCount=33") is None
+    assert documents_kilobytes(None) is None
 
 
 def test_code_generation_follows_the_size_unless_the_conf_sets_it(spark):
