@@ -256,9 +256,9 @@ def documents_kilobytes(usage: str | None) -> int | None:
 
 def container_bytes(container, emulator: bool) -> int | None:
     """About how many bytes of documents a container (an azure-cosmos ContainerProxy) holds: the account's own
-    figure (a container read with its quota information: one request, about 1 RU); where there is none, an
-    emulator's document count times COUNTED_DOCUMENT_BYTES (a count query reads the index of every document:
-    not asked of a billed account); None otherwise."""
+    figure (a container read with its quota information: one metadata request, whatever the size); where there is
+    none, an emulator's document count times COUNTED_DOCUMENT_BYTES (a count query reads the index entry of every
+    document: not asked of a billed account); None otherwise."""
     headers: dict[str, str] = {}
     container.read(populate_quota_info=True, response_hook=lambda found, _: headers.update(found))
     kilobytes = documents_kilobytes(headers.get("x-ms-resource-usage"))
