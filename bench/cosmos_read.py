@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +56,6 @@ def _split(run: dict, marker: str) -> dict:
 
 def sdk_loop(account, containers=CONTAINERS) -> dict:
     """Every document of each container through the SDK's query iterator, one thread."""
-    warnings.filterwarnings("ignore", message="Unverified HTTPS request")
     database = sdk_client(account, "bench").get_database_client(account.database)
     counts, started = {}, time.monotonic()
     for container in containers:

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from dataflix_spark.config import load_settings
     from dataflix_spark.pipeline import RunOptions, run
     from dataflix_spark.session import get_spark
+    from dataflix_spark.sources.local_json import folder_bytes
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, type=Path)
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
 
     settings = load_settings()
-    size = cli._bytes_under(str(args.input))  # a first run: no bronze yet
+    size = folder_bytes(str(args.input))  # a first run: no bronze yet
     short_run = cli.is_short_run(size)
     started = time.monotonic()
     spark = get_spark(settings.spark, short_run=short_run)

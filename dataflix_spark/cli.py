@@ -255,20 +255,14 @@ def _require_spark() -> None:
 SMALL_RUN_BYTES = 128 * 1024 * 1024
 
 
-def _bytes_under(*folders: str) -> int | None:
-    """Bytes of the files under local folders; None when one is remote (not measured)."""
-    from dataflix_spark.sources.local_json import folder_bytes
-
-    sizes = [folder_bytes(folder) for folder in folders]
-    return None if None in sizes else sum(sizes)
-
-
 def _run_bytes(source, lakehouse: str) -> int | None:
     """Bytes of what the source holds (`Source.offered_bytes`: a local folder's files, a Cosmos DB account's
     documents) and of bronze; None when either is not measured (a remote folder or lakehouse, an account that
     does not say)."""
+    from dataflix_spark.sources.local_json import folder_bytes
+
     offered = source.offered_bytes()
-    bronze = _bytes_under(os.path.join(lakehouse, "bronze"))
+    bronze = folder_bytes(os.path.join(lakehouse, "bronze"))
     size = None if offered is None or bronze is None else offered + bronze
     log.debug("source and bronze: %s bytes", size)
     return size
