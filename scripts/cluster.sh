@@ -88,19 +88,34 @@ start() {
   echo "master $master_url (UI http://127.0.0.1:$ui_port), $workers workers × $cores core × $memory, dir $dir"
 }
 
-stop() {
-  local name pid
-  for name in $(daemons | tac); do  # workers first: they end their executors
+# Ends the daemons named in "$@" together: TERM to each process group, up to 10 s, then KILL.
+end_daemons() {
+  local name pid pids=() names=()
+  for name in "$@"; do
     [[ -f "$dir/pids/$name.pid" ]] || continue
     pid="$(cat "$dir/pids/$name.pid")"
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -KILL -- "-$pid" 2>/dev/null || true
-      echo "stopped $name (pid $pid)"
+      pids+=("$pid") names+=("$name")
     fi
     rm -f "$dir/pids/$name.pid"
   done
+  for _ in $(seq 40); do
+    local alive_any=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive_any=1; done
+    ((alive_any)) || break
+    sleep 0.25
+  done
+  for n in "${!pids[@]}"; do
+    kill -KILL -- "-${pids[$n]}" 2>/dev/null || true
+    echo "stopped ${names[$n]} (pid ${pids[$n]})"
+  done
+}
+
+stop() {
+  # The workers first (they end their executors), all at once; then the master.
+  end_daemons $(daemons | grep -v '^master$')
+  end_daemons master
 }
 
 status() {

@@ -1,7 +1,9 @@
 """Shared integration fixtures: one lakehouse built by `dataflix run` (in a subprocess, as a user runs it)
-on generated documents plus hand-made ones, reused by every test that only reads it."""
+on generated documents plus hand-made ones, reused by every test that only reads it; documents in two rounds,
+and local runs over them, which the Cosmos DB and crash-safety tests compare their runs with."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -9,6 +11,8 @@ import sys
 import pytest
 
 from dataflix_spark.generate import generate
+from dataflix_spark.pipeline import RunOptions, run
+from tests.integration import rounds
 from tests.integration.built import AS_OF, PEPPER, write_hand_made
 
 
@@ -30,3 +34,31 @@ def built_lakehouse(tmp_path_factory):
     return {"path": lake, "input": data, "as_of": AS_OF, "pepper": PEPPER, "summary": summary, "stderr": result.stderr}
 
 
+
+
+@pytest.fixture(scope="session")
+def two_rounds(tmp_path_factory):
+    """Documents in two rounds (tests/integration/rounds.py): folders `round1`, `round2` and `all`."""
+    root = tmp_path_factory.mktemp("two-rounds")
+    rounds.write_two_rounds(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def local_rounds(spark, two_rounds, tmp_path_factory):
+    """Local runs over the two rounds, in the folder they return:
+    - `landing`: a folder that received round one, then round two (it holds every file);
+    - `round1`: the lakehouse of a run over `landing` when it held round one only: the next run over `landing`
+      is an incremental one (to copy: a run changes its lakehouse);
+    - `all`: the lakehouse of one run over everything."""
+    root = tmp_path_factory.mktemp("local-rounds")
+    landing = root / "landing"
+
+    def run_into(lakehouse: str) -> None:
+        run(spark, RunOptions(str(landing), str(root / lakehouse), dt.date.fromisoformat(rounds.AS_OF), rounds.PEPPER))
+
+    rounds.copy_round(two_rounds / "round1", landing)
+    run_into("round1")
+    rounds.copy_round(two_rounds / "round2", landing)
+    run_into("all")
+    return root

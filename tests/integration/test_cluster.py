@@ -28,15 +28,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A fresh cluster on free ports, stopped at teardown whatever happened."""
+def cluster(request, tmp_path_factory):
+    """A fresh cluster on free ports, stopped at teardown whatever happened. It starts while the suite's shared
+    lakehouse is built (its daemons mostly wait on one another meanwhile: about 5 s of the suite)."""
     work = tmp_path_factory.mktemp("cluster")
     port, ui_port = _free_port(), _free_port()
     env = {**os.environ, "DATAFLIX_CLUSTER_DIR": str(work), "SPARK_MASTER_PORT": str(port),
            "SPARK_MASTER_WEBUI_PORT": str(ui_port), "SPARK_HOME": os.path.dirname(pyspark.__file__)}
     try:
-        started = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True, timeout=300, env=env)
-        assert started.returncode == 0, started.stdout + started.stderr
+        starting = subprocess.Popen([str(SCRIPT), "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, env=env)
+        try:
+            request.getfixturevalue("built_lakehouse")
+        finally:
+            said, _ = starting.communicate(timeout=300)
+        assert starting.returncode == 0, said
         yield {"url": f"spark://127.0.0.1:{port}", "ui": f"http://127.0.0.1:{ui_port}", "dir": work}
     finally:
         subprocess.run([str(SCRIPT), "stop"], capture_output=True, text=True, timeout=120, env=env)
@@ -58,7 +64,7 @@ def _sorted_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(keys, na_position="first", kind="mergesort").reset_index(drop=True)
 
 
-def test_dataflix_run_on_the_standalone_cluster_writes_local_modes_gold(built_lakehouse, cluster, tmp_path):
+def test_dataflix_run_on_the_standalone_cluster_writes_local_modes_gold(cluster, built_lakehouse, tmp_path):
     assert _master_status(cluster["ui"])["aliveworkers"] == 2
     lake = tmp_path / "lakehouse"
     bin_dir = Path(sys.executable).parent

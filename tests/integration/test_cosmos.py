@@ -24,7 +24,6 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable
 
 from dataflix_spark.config import CosmosConfig
-from dataflix_spark.generate import generate
 from dataflix_spark.gold.build import GOLD_TABLES
 from dataflix_spark.pipeline import RunOptions, run
 from dataflix_spark.schemas import CONTAINERS
@@ -38,11 +37,9 @@ from dataflix_spark.sources.cosmos import (
     sdk_client,
 )
 from dataflix_spark.sources.cosmos_seed import seed
-from tests.integration.built import cancellation_of_an_open_subscription, read_documents
 from tests.integration.cosmium import Cosmium
+from tests.integration.rounds import AS_OF, PEPPER
 
-AS_OF = "2026-10-31"
-PEPPER = "cosmos-pepper"
 # Any base64 text signs requests (cosmium does not check them): unique, so that a leak is found by a search.
 KEY = base64.b64encode(b"dataflix-test-key-" + os.urandom(24)).decode()
 # A short overlap: the second round is seeded seconds after the first, and its read must still skip the
@@ -75,45 +72,6 @@ def _options(lakehouse: Path, source=None, input_dir: Path | None = None) -> Run
                       pepper=PEPPER, source=source)
 
 
-def _later_versions(folder: Path, all_docs: Path) -> None:
-    """Round two's extra file: a cancellation (a newer version of an open subscription) and a newer version of
-    a round-one event (moved later in its session)."""
-    sub = cancellation_of_an_open_subscription(all_docs)
-    events = read_documents(sorted((all_docs / "playback_events").iterdir())[0])
-    event = next(e for e in events if e.get("eventType") == "pause" and not str(e.get("id")).startswith("e-bad"))
-    moved = {**event, "positionSec": event["positionSec"] + 30, "_ts": event["_ts"] + 10_000_000}
-    (folder / "subscriptions").mkdir(parents=True, exist_ok=True)
-    (folder / "playback_events").mkdir(parents=True, exist_ok=True)
-    (folder / "subscriptions" / "zz-later.jsonl").write_text(json.dumps(sub) + "\n")
-    (folder / "playback_events" / "zz-later.jsonl").write_text(json.dumps(moved) + "\n")
-
-
-@pytest.fixture(scope="module")
-def documents(tmp_path_factory):
-    """Generated documents in two rounds: round one all but the last day's events and lists; round two that
-    day and newer versions of round-one documents. `all` holds both (the local reference's input)."""
-    root = tmp_path_factory.mktemp("cosmos-docs")
-    generate(str(root / "all"), users=30, days=4, seed=17, titles=15, bad_rate=0.03, duplicate_rate=0.05)
-    _later_versions(root / "round2", root / "all")
-    for path in sorted((root / "all").rglob("*.jsonl")):
-        last_day = path.name.endswith(f"{AS_OF}.jsonl")
-        target = root / ("round2" if last_day else "round1") / path.relative_to(root / "all")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target)
-    for path in (root / "round2").rglob("zz-later.jsonl"):
-        shutil.copy(path, root / "all" / path.relative_to(root / "round2"))
-    return root
-
-
-@pytest.fixture(scope="module")
-def local_reference(spark, documents, tmp_path_factory):
-    """Local-source runs over the same documents: round one, and everything."""
-    root = tmp_path_factory.mktemp("cosmos-local")
-    run(spark, _options(root / "round1", input_dir=documents / "round1"))
-    run(spark, _options(root / "all", input_dir=documents / "all"))
-    return root
-
-
 @pytest.fixture(scope="module")
 def server():
     cosmium = Cosmium().start()
@@ -127,12 +85,12 @@ def _dataflix(*args: str, env: dict[str, str], timeout: float = 900) -> subproce
 
 
 @pytest.fixture(scope="module")
-def rounds(spark, server, documents, tmp_path_factory):
+def rounds(spark, server, two_rounds, tmp_path_factory):
     """Round one seeded and run as a user does (`dataflix seed`, `dataflix run --source cosmos`, with Spark's event
     log on); then in-process: round two seeded and run, and a re-run with nothing new."""
     root = tmp_path_factory.mktemp("cosmos-rounds")
     env = _env(server, "rounds")
-    seeded = _dataflix("seed", "--input", str(documents / "round1"), "--cosmos-emulator", env=env, timeout=300)
+    seeded = _dataflix("seed", "--input", str(two_rounds / "round1"), "--cosmos-emulator", env=env, timeout=300)
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     lakehouse, events = root / "lakehouse", root / "eventlog"
     events.mkdir()
@@ -149,7 +107,7 @@ def rounds(spark, server, documents, tmp_path_factory):
 
     source = CosmosSource(_account(server, "rounds"), CONFIG)
     time.sleep(1.1)  # round two's `_ts` (seconds) after round one's mark
-    second_seed = seed(source.account, str(documents / "round2"), progress=lambda line: None)
+    second_seed = seed(source.account, str(two_rounds / "round2"), progress=lambda line: None)
     second = run(spark, _options(lakehouse, source))
     versions = {name: DeltaTable(str(lakehouse / "gold" / name)).version() for name in GOLD_TABLES}
     third = run(spark, _options(lakehouse, source))
@@ -168,13 +126,13 @@ def _assert_same_gold(spark, lakehouse: Path, reference: Path, names=GOLD_TABLES
 
 
 @pytest.mark.parametrize("name", GOLD_TABLES)
-def test_first_run_gold_equals_the_local_run_over_the_same_documents(spark, rounds, local_reference, name):
-    _assert_same_gold(spark, rounds["root"] / "after-round1", local_reference / "round1", [name])
+def test_first_run_gold_equals_the_local_run_over_the_same_documents(spark, rounds, local_rounds, name):
+    _assert_same_gold(spark, rounds["root"] / "after-round1", local_rounds / "round1", [name])
 
 
 @pytest.mark.parametrize("name", GOLD_TABLES)
-def test_second_run_gold_equals_a_full_run_over_both_rounds(spark, rounds, local_reference, name):
-    _assert_same_gold(spark, rounds["lakehouse"], local_reference / "all", [name])
+def test_second_run_gold_equals_a_full_run_over_both_rounds(spark, rounds, local_rounds, name):
+    _assert_same_gold(spark, rounds["lakehouse"], local_rounds / "all", [name])
 
 
 def test_second_run_reads_exactly_the_new_versions(rounds):
@@ -234,9 +192,9 @@ def test_first_run_prints_its_source_and_one_line_per_stage_without_warnings(rou
     assert "Traceback" not in stderr
 
 
-def test_an_emulator_is_sized_by_its_document_count_and_an_account_that_cannot_tell_is_not(server, documents):
+def test_an_emulator_is_sized_by_its_document_count_and_an_account_that_cannot_tell_is_not(server, two_rounds):
     account = _account(server, "sized")
-    stored = sum(c.stored for c in seed(account, str(documents / "round1"), progress=lambda line: None))
+    stored = sum(c.stored for c in seed(account, str(two_rounds / "round1"), progress=lambda line: None))
     assert account_bytes(account) == stored * COUNTED_DOCUMENT_BYTES
     # cosmium gives no usage figure, and a billed account's documents are never counted: its size is not known.
     content = sdk_client(account, "test").get_database_client("sized").get_container_client("content")
@@ -248,9 +206,9 @@ def test_an_emulator_is_sized_by_its_document_count_and_an_account_that_cannot_t
 
 
 @pytest.fixture(scope="module")
-def crash_database(server, documents):
+def crash_database(server, two_rounds):
     """Round one's documents in a database of their own, for the runs that are killed."""
-    seed(_account(server, "crash"), str(documents / "round1"), progress=lambda line: None)
+    seed(_account(server, "crash"), str(two_rounds / "round1"), progress=lambda line: None)
     return "crash"
 
 
@@ -277,7 +235,7 @@ def _start_cosmos_run(server: Cosmium, database: str, lakehouse: Path, conf: Pat
 
 
 def test_runs_killed_during_the_read_and_after_the_bronze_append_lose_nothing_and_double_nothing(
-        spark, server, crash_database, local_reference, tmp_path):
+        spark, server, crash_database, local_rounds, tmp_path):
     """SIGKILL during the Cosmos read (nothing written), then a second run SIGKILLed right after its first bronze
     append (rows in bronze, no mark moved), then a run: the gold of an uninterrupted run, no version twice."""
     lakehouse = tmp_path / "lakehouse"
@@ -292,7 +250,7 @@ def test_runs_killed_during_the_read_and_after_the_bronze_append_lose_nothing_an
 
     counts = run(spark, _options(lakehouse, CosmosSource(_account(server, crash_database), CONFIG)))
     assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in counts)
-    _assert_same_gold(spark, lakehouse, local_reference / "round1")
+    _assert_same_gold(spark, lakehouse, local_rounds / "round1")
     for container in CONTAINERS:
         bronze = DeltaTable(str(lakehouse / "bronze" / container)).to_pandas()
         assert not bronze.duplicated(["doc_id", "cosmos_ts"]).any(), container
@@ -314,12 +272,12 @@ class _KillOnRead(logging.Handler):
             self.server.kill()
 
 
-def test_a_server_that_dies_mid_read_gives_one_clear_error_and_the_next_run_is_right(spark, documents,
-                                                                                       local_reference, tmp_path):
+def test_a_server_that_dies_mid_read_gives_one_clear_error_and_the_next_run_is_right(spark, two_rounds,
+                                                                                     local_rounds, tmp_path):
     doomed = Cosmium().start()
     try:
         account = _account(doomed, "doomed")
-        seed(account, str(documents / "round1"), progress=lambda line: None)
+        seed(account, str(two_rounds / "round1"), progress=lambda line: None)
         lakehouse = tmp_path / "lakehouse"
         killer, logger = _KillOnRead(doomed, "playback_events"), logging.getLogger("dataflix")
         level = logger.level
@@ -341,9 +299,9 @@ def test_a_server_that_dies_mid_read_gives_one_clear_error_and_the_next_run_is_r
         assert not (lakehouse / "bronze").exists() and not (lakehouse / "ops").exists()
         # The account is back (restored from the same documents): the next run gives the uninterrupted run's gold.
         doomed.start()
-        seed(account, str(documents / "round1"), progress=lambda line: None)
+        seed(account, str(two_rounds / "round1"), progress=lambda line: None)
         run(spark, _options(lakehouse, CosmosSource(account, CONFIG)))
-        _assert_same_gold(spark, lakehouse, local_reference / "round1")
+        _assert_same_gold(spark, lakehouse, local_rounds / "round1")
     finally:
         doomed.kill()
 

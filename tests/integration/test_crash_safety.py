@@ -19,44 +19,30 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable
 
 from dataflix_spark.bronze.ingest import to_bronze
-from dataflix_spark.generate import generate
 from dataflix_spark.gold.build import GOLD_TABLES
 from dataflix_spark.ops.lock import LOCK_NAME
 from dataflix_spark.pipeline import RunOptions, run
 from dataflix_spark.sinks.delta import append_table
 from dataflix_spark.sources.local_json import file_key, read_json_lines
+from tests.integration.rounds import AS_OF, PEPPER
 
-AS_OF = "2026-10-31"
-PEPPER = "crash-pepper"
+@pytest.fixture(scope="module")
+def source(local_rounds):
+    """Every file (tests/integration/rounds.py: two rounds of generated documents)."""
+    return local_rounds / "landing"
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("crash") / "input"
-    generate(str(folder), users=20, days=3, seed=5, titles=12, bad_rate=0.03, duplicate_rate=0.05)
-    return folder
+def reference(local_rounds):
+    """The lakehouse of one uninterrupted run over every file."""
+    return local_rounds / "all"
 
 
 @pytest.fixture(scope="module")
-def reference(spark, source, tmp_path_factory):
-    lakehouse = tmp_path_factory.mktemp("reference")
-    run(spark, RunOptions(str(source), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
-    return lakehouse
-
-
-@pytest.fixture(scope="module")
-def prebuilt(spark, source, tmp_path_factory):
-    """A lakehouse holding every file but the last day's events, and a landing folder that has since
-    received that day: the next run over it is incremental."""
-    root = tmp_path_factory.mktemp("prebuilt")
-    landing, lakehouse = root / "landing", root / "lakehouse"
-    shutil.copytree(source, landing)
-    last_day = sorted((landing / "playback_events").iterdir())[-1]
-    held_back = root / last_day.name
-    last_day.rename(held_back)
-    run(spark, RunOptions(str(landing), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
-    held_back.rename(last_day)
-    return landing, lakehouse
+def prebuilt(local_rounds):
+    """A lakehouse holding round one, and the landing folder that has since received round two (the last day's
+    events and lists, newer versions of earlier documents): the next run over it is incremental."""
+    return local_rounds / "landing", local_rounds / "round1"
 
 
 def _start_run(source: Path, lakehouse: Path) -> subprocess.Popen:
@@ -159,24 +145,25 @@ def test_killed_run_recovers_exactly(spark, source, reference, prebuilt, tmp_pat
     assert {name: DeltaTable(str(lakehouse / "gold" / name)).version() for name in GOLD_TABLES} == gold_versions
 
 
-def test_run_killed_between_its_bronze_append_and_its_file_record(spark, reference, prebuilt, tmp_path):
-    """Bronze holds the last day's rows of a run that recorded neither its files (ops/source_files) nor its
-    counts: the next run reads no file again, processes those rows, and records both."""
+def test_run_killed_between_its_bronze_append_and_its_file_record(spark, two_rounds, reference, prebuilt, tmp_path):
+    """Bronze holds round two's events of a run that recorded neither their files (ops/source_files) nor its
+    counts: the next run reads none of those files again, processes those rows, and records both."""
     landing, lakehouse = prebuilt[0], tmp_path / "lakehouse"
     shutil.copytree(prebuilt[1], lakehouse)
-    last_day = sorted((landing / "playback_events").iterdir())[-1]
+    new_events = [landing / "playback_events" / p.name for p in sorted((two_rounds / "round2" / "playback_events").iterdir())]
     killed = "20261127T000000Z-killed00"
     append_table(
-        read_json_lines(spark, [last_day.as_uri()]).transform(to_bronze("playback_events", killed, dt.datetime.now())),
+        read_json_lines(spark, [p.as_uri() for p in new_events])
+        .transform(to_bronze("playback_events", killed, dt.datetime.now())),
         str(lakehouse / "bronze" / "playback_events"),
     )
-    lines = sum(1 for line in last_day.open() if line.strip())
+    lines = sum(1 for path in new_events for line in path.open() if line.strip())
 
     counts = {c.container: c for c in run(spark, RunOptions(str(landing), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))}
-    assert counts["playback_events"].read == lines
+    assert len(new_events) == 2 and counts["playback_events"].read == lines
     assert counts["playback_events"].balanced()
     recorded = DeltaTable(str(lakehouse / "ops" / "source_files")).to_pandas()
-    assert recorded[recorded["run_id"] == killed]["source_file"].tolist() == [file_key(last_day.as_uri())]
+    assert sorted(recorded[recorded["run_id"] == killed]["source_file"]) == sorted(file_key(p.as_uri()) for p in new_events)
     for name in GOLD_TABLES:
         assert_df_equality(
             spark.read.format("delta").load(str(lakehouse / "gold" / name)),
