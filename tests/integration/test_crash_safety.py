@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from chispa import assert_df_equality
 from deltalake import DeltaTable
 
 from dataflix_spark.bronze.ingest import to_bronze
@@ -25,6 +24,7 @@ from dataflix_spark.pipeline import RunOptions, run
 from dataflix_spark.sinks.delta import append_table
 from dataflix_spark.sources.local_json import file_key, read_json_lines
 from tests.integration.rounds import AS_OF, PEPPER
+from tests.integration.tables import assert_same_table
 
 @pytest.fixture(scope="module")
 def source(local_rounds):
@@ -127,11 +127,7 @@ def test_killed_run_recovers_exactly(spark, source, reference, prebuilt, tmp_pat
     assert not (lakehouse / LOCK_NAME).exists()
     assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in counts)
     for name in GOLD_TABLES:
-        assert_df_equality(
-            spark.read.format("delta").load(str(lakehouse / "gold" / name)),
-            spark.read.format("delta").load(str(reference / "gold" / name)),
-            ignore_row_order=True, ignore_nullable=True,
-        )
+        assert_same_table(lakehouse / "gold" / name, reference / "gold" / name)
     quarantine = DeltaTable(str(lakehouse / "ops" / "quarantine")).to_pandas()
     expected = DeltaTable(str(reference / "ops" / "quarantine")).to_pandas()
     assert sorted(quarantine["raw"]) == sorted(expected["raw"])  # not doubled by the re-processing
@@ -165,10 +161,6 @@ def test_run_killed_between_its_bronze_append_and_its_file_record(spark, two_rou
     recorded = DeltaTable(str(lakehouse / "ops" / "source_files")).to_pandas()
     assert sorted(recorded[recorded["run_id"] == killed]["source_file"]) == sorted(file_key(p.as_uri()) for p in new_events)
     for name in GOLD_TABLES:
-        assert_df_equality(
-            spark.read.format("delta").load(str(lakehouse / "gold" / name)),
-            spark.read.format("delta").load(str(reference / "gold" / name)),
-            ignore_row_order=True, ignore_nullable=True,
-        )
+        assert_same_table(lakehouse / "gold" / name, reference / "gold" / name)
     again = run(spark, RunOptions(str(landing), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
     assert [c.read for c in again] == [0, 0, 0, 0]
