@@ -34,8 +34,6 @@ def built_lakehouse(tmp_path_factory):
     return {"path": lake, "input": data, "as_of": AS_OF, "pepper": PEPPER, "summary": summary, "stderr": result.stderr}
 
 
-
-
 @pytest.fixture(scope="session")
 def two_rounds(tmp_path_factory):
     """Documents in two rounds (tests/integration/rounds.py): folders `round1`, `round2` and `all`."""
