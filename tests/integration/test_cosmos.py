@@ -67,8 +67,8 @@ def _conf(folder: Path, **cosmos) -> Path:
     return path
 
 
-def _options(lakehouse: Path, source=None, input_dir: Path | None = None) -> RunOptions:
-    return RunOptions(input_dir=str(input_dir or ""), lakehouse=str(lakehouse), as_of=dt.date.fromisoformat(AS_OF),
+def _options(lakehouse: Path, source) -> RunOptions:
+    return RunOptions(input_dir="", lakehouse=str(lakehouse), as_of=dt.date.fromisoformat(AS_OF),
                       pepper=PEPPER, source=source)
 
 
