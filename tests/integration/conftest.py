@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 
@@ -55,8 +56,8 @@ def local_rounds(spark, two_rounds, tmp_path_factory):
     def run_into(lakehouse: str) -> None:
         run(spark, RunOptions(str(landing), str(root / lakehouse), dt.date.fromisoformat(rounds.AS_OF), rounds.PEPPER))
 
-    rounds.copy_round(two_rounds / "round1", landing)
+    shutil.copytree(two_rounds / "round1", landing)
     run_into("round1")
-    rounds.copy_round(two_rounds / "round2", landing)
+    shutil.copytree(two_rounds / "round2", landing, dirs_exist_ok=True)
     run_into("all")
     return root

@@ -38,11 +38,3 @@ def write_two_rounds(root: Path) -> None:
         shutil.copy(path, target)
     for path in (root / "round2").rglob("zz-later.jsonl"):
         shutil.copy(path, root / "all" / path.relative_to(root / "round2"))
-
-
-def copy_round(source: Path, target: Path) -> None:
-    """Adds a round's files to a landing folder."""
-    for path in sorted(source.rglob("*.jsonl")):
-        destination = target / path.relative_to(source)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, destination)
