@@ -30,7 +30,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def cluster(request, tmp_path_factory):
     """A fresh cluster on free ports, stopped at teardown whatever happened. It starts while the suite's shared
-    lakehouse is built (its daemons mostly wait on one another meanwhile: about 5 s of the suite)."""
+    lakehouse is built (its daemons mostly wait on one another: starting alone takes about 5 s)."""
     work = tmp_path_factory.mktemp("cluster")
     port, ui_port = _free_port(), _free_port()
     env = {**os.environ, "DATAFLIX_CLUSTER_DIR": str(work), "SPARK_MASTER_PORT": str(port),
