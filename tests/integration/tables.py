@@ -10,6 +10,8 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
+from dataflix_spark.gold.build import GOLD_TABLES
+
 
 def _columns(table) -> list[tuple[str, str]]:
     return [(field.name, str(field.type)) for field in table.schema]
@@ -30,3 +32,9 @@ def assert_same_table(actual: Path, expected: Path) -> None:
         extra, missing = list((rows - wanted).elements()), list((wanted - rows).elements())
         raise AssertionError(f"{actual} against {expected}: {len(left)} rows against {len(right)}; "
                              f"{len(extra)} not expected, e.g. {extra[:3]}; {len(missing)} missing, e.g. {missing[:3]}")
+
+
+def assert_same_gold(lakehouse: Path, reference: Path, names=GOLD_TABLES) -> None:
+    """`assert_same_table` for each gold table `names` of two lakehouses."""
+    for name in names:
+        assert_same_table(lakehouse / "gold" / name, reference / "gold" / name)

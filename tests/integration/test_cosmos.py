@@ -38,7 +38,7 @@ from dataflix_spark.sources.cosmos import (
 from dataflix_spark.sources.cosmos_seed import seed
 from tests.integration.cosmium import Cosmium
 from tests.integration.rounds import AS_OF, PEPPER
-from tests.integration.tables import assert_same_table
+from tests.integration.tables import assert_same_gold
 
 # Any base64 text signs requests (cosmium does not check them): unique, so that a leak is found by a search.
 KEY = base64.b64encode(b"dataflix-test-key-" + os.urandom(24)).decode()
@@ -123,19 +123,14 @@ def rounds(request, spark, server, two_rounds, tmp_path_factory):
             "second_seed": second_seed, "third": third, "versions": versions, "eventlog": events}
 
 
-def _assert_same_gold(lakehouse: Path, reference: Path, names=GOLD_TABLES) -> None:
-    for name in names:
-        assert_same_table(lakehouse / "gold" / name, reference / "gold" / name)
-
-
 @pytest.mark.parametrize("name", GOLD_TABLES)
 def test_first_run_gold_equals_the_local_run_over_the_same_documents(rounds, local_rounds, name):
-    _assert_same_gold(rounds["root"] / "after-round1", local_rounds / "round1", [name])
+    assert_same_gold(rounds["root"] / "after-round1", local_rounds / "round1", [name])
 
 
 @pytest.mark.parametrize("name", GOLD_TABLES)
 def test_second_run_gold_equals_a_full_run_over_both_rounds(rounds, local_rounds, name):
-    _assert_same_gold(rounds["lakehouse"], local_rounds / "all", [name])
+    assert_same_gold(rounds["lakehouse"], local_rounds / "all", [name])
 
 
 def test_second_run_reads_exactly_the_new_versions(rounds):
@@ -253,7 +248,7 @@ def test_runs_killed_during_the_read_and_after_the_bronze_append_lose_nothing_an
 
     counts = run(spark, _options(lakehouse, CosmosSource(_account(server, crash_database), CONFIG)))
     assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in counts)
-    _assert_same_gold(lakehouse, local_rounds / "round1")
+    assert_same_gold(lakehouse, local_rounds / "round1")
     for container in CONTAINERS:
         bronze = DeltaTable(str(lakehouse / "bronze" / container)).to_pandas()
         assert not bronze.duplicated(["doc_id", "cosmos_ts"]).any(), container
@@ -304,7 +299,7 @@ def test_a_server_that_dies_mid_read_gives_one_clear_error_and_the_next_run_is_r
         doomed.start()
         seed(account, str(two_rounds / "round1"), progress=lambda line: None)
         run(spark, _options(lakehouse, CosmosSource(account, CONFIG)))
-        _assert_same_gold(lakehouse, local_rounds / "round1")
+        assert_same_gold(lakehouse, local_rounds / "round1")
     finally:
         doomed.kill()
 

@@ -24,7 +24,7 @@ from dataflix_spark.pipeline import RunOptions, run
 from dataflix_spark.sinks.delta import append_table
 from dataflix_spark.sources.local_json import file_key, read_json_lines
 from tests.integration.rounds import AS_OF, PEPPER
-from tests.integration.tables import assert_same_table
+from tests.integration.tables import assert_same_gold
 
 @pytest.fixture(scope="module")
 def source(local_rounds):
@@ -126,8 +126,7 @@ def test_killed_run_recovers_exactly(spark, source, reference, prebuilt, tmp_pat
     counts = run(spark, RunOptions(str(source), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
     assert not (lakehouse / LOCK_NAME).exists()
     assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in counts)
-    for name in GOLD_TABLES:
-        assert_same_table(lakehouse / "gold" / name, reference / "gold" / name)
+    assert_same_gold(lakehouse, reference)
     quarantine = DeltaTable(str(lakehouse / "ops" / "quarantine")).to_pandas()
     expected = DeltaTable(str(reference / "ops" / "quarantine")).to_pandas()
     assert sorted(quarantine["raw"]) == sorted(expected["raw"])  # not doubled by the re-processing
@@ -160,7 +159,6 @@ def test_run_killed_between_its_bronze_append_and_its_file_record(spark, two_rou
     assert counts["playback_events"].balanced()
     recorded = DeltaTable(str(lakehouse / "ops" / "source_files")).to_pandas()
     assert sorted(recorded[recorded["run_id"] == killed]["source_file"]) == sorted(file_key(p.as_uri()) for p in new_events)
-    for name in GOLD_TABLES:
-        assert_same_table(lakehouse / "gold" / name, reference / "gold" / name)
+    assert_same_gold(lakehouse, reference)
     again = run(spark, RunOptions(str(landing), str(lakehouse), dt.date.fromisoformat(AS_OF), PEPPER))
     assert [c.read for c in again] == [0, 0, 0, 0]

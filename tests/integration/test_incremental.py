@@ -19,7 +19,7 @@ from dataflix_spark.gold.build import GOLD_TABLES, WORK_TABLES
 from dataflix_spark.ops.lock import LOCK_NAME, RunLockedError
 from dataflix_spark.pipeline import RunOptions, run
 from tests.integration.built import cancellation_of_an_open_subscription, read_documents
-from tests.integration.tables import assert_same_table
+from tests.integration.tables import assert_same_gold, assert_same_table
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -282,8 +282,7 @@ def test_full_refresh_rebuilds_the_same_gold(spark, full_and_incremental):
     root = full_and_incremental[0]
     counts = run(spark, _options(root / "landing", root / "incremental", full_refresh=True))
     assert all(c.read == c.accepted + c.quarantined + c.duplicates for c in counts)
-    for name in GOLD_TABLES:
-        assert_same_table(root / "incremental" / "gold" / name, root / "full" / "gold" / name)
+    assert_same_gold(root / "incremental", root / "full")
     quarantine = DeltaTable(str(root / "incremental" / "ops" / "quarantine")).to_pandas()
     full_quarantine = DeltaTable(str(root / "full" / "ops" / "quarantine")).to_pandas()
     assert len(quarantine) == len(full_quarantine)  # replaced, not appended again
