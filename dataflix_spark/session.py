@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from dataflix_spark import local_file_system
 from dataflix_spark.config import ConfigError, SparkSettings
 
 DELTA_EXTENSIONS = {
@@ -148,7 +149,8 @@ CACHE_DIR_ENV = "DATAFLIX_CACHE_DIR"
 
 class ClassCache:
     """A JVM class-data-sharing archive of the classes a run loads (Spark, Scala, Hadoop: about 190 MB), kept in
-    `$DATAFLIX_CACHE_DIR/jvm` (default `~/.cache/dataflix/jvm`; `off` disables it). A JVM started with it maps
+    `$DATAFLIX_CACHE_DIR/jvm` (default `~/.cache/dataflix/jvm`; `off` disables it, and local_file_system's
+    jar beside it). A JVM started with it maps
     those classes instead of loading and verifying them: Spark's start about 4 s shorter (6-7 s -> 2-3 s; the
     whole run's gain is within noise, docs/performance.md). The first run on an install writes it as its JVM exits (about 15 s, once).
     One archive per Java, Spark and package set; the JVM itself refuses an archive that does not match."""
@@ -243,6 +245,15 @@ def _older_than(path: Path, seconds: float) -> bool:
         return False
 
 
+def _local_file_system_jar(master: str | None) -> Path | None:
+    """local_file_system's jar for a local master (a cluster's executors would not have it), else None."""
+    if not (master or "local").startswith("local"):
+        return None
+    from pyspark.find_spark_home import _find_spark_home
+
+    return local_file_system.compiled_jar(ClassCache._folder(), _java_path(), Path(_find_spark_home()) / "jars")
+
+
 _made_class_cache: ClassCache | None = None  # the archive this process's JVM writes at its exit, if any
 
 
@@ -280,8 +291,11 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
     cache = None
     if not launched_by_spark_submit and SparkContext._gateway is None:  # the JVM is started here
         conf = {**short_run_cluster_conf(settings.master, short_run), **conf}  # a key set in the settings wins
+        jar = _local_file_system_jar(settings.master)
+        conf = {**conf, **(local_file_system.conf(jar, conf) if jar else {})}
         if "spark.driver.extraJavaOptions" not in conf:
-            cache = ClassCache([*(extra_packages or []), f"delta-spark {version('delta-spark')}"])
+            cache = ClassCache([*(extra_packages or []), f"delta-spark {version('delta-spark')}",
+                                *([f"{jar} {_mtime(str(jar))}"] if jar else [])])
             conf["spark.driver.extraJavaOptions"] = driver_java_options(short_run,
                                                                         cache.java_options(make_class_cache))
     conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))

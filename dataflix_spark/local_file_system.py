@@ -1,0 +1,79 @@
+"""Hadoop's local file system without a process per file, for a JVM started here on a local master.
+
+Without Hadoop's native library (pip's PySpark ships none), Hadoop's local file system runs `chmod` after creating
+each file or directory and `readlink` at each rename through a FileContext (Delta's commits): about 800 child
+processes in a small run, each a spawn from a JVM of a few GB. resources/LocalFileSystemWithoutForks.java does the
+same through java.nio. It is compiled once per Java, Spark and source, with the JDK's `javac`, into the cache folder
+beside the class cache (`session.ClassCache`); without a JDK or a cache folder Hadoop's own class stays, as before.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+import zipfile
+
+from importlib import resources
+from pathlib import Path
+
+CLASS = "dataflix.hadoop.LocalFileSystemWithoutForks"
+SOURCE = "LocalFileSystemWithoutForks.java"
+
+
+def conf(jar: Path, settings_conf: dict[str, str]) -> dict[str, str]:
+    """The Spark settings that use the class in `jar` for file: paths. A class path set in the settings is kept
+    after the jar; a file system class set there wins (then nothing is changed)."""
+    keys = ("spark.hadoop.fs.file.impl", "spark.hadoop.fs.AbstractFileSystem.file.impl")
+    if any(key in settings_conf for key in keys):
+        return {}
+    class_path = [str(jar), *filter(None, [settings_conf.get("spark.driver.extraClassPath")])]
+    return {
+        "spark.driver.extraClassPath": os.pathsep.join(class_path),
+        keys[0]: CLASS,
+        keys[1]: f"{CLASS}$ForFileContext",
+    }
+
+
+def compiled_jar(folder: Path | None, java: str | None, spark_jars: Path) -> Path | None:
+    """The class's jar in `folder`, compiled there first if it is not yet (a second or two, once). None when there
+    is no folder, no `javac` beside `java`, no Hadoop jar in `spark_jars`, or the compile fails: only speed is lost."""
+    if folder is None or not java:
+        return None
+    javac = Path(os.path.realpath(java)).with_name("javac")
+    hadoop = sorted(spark_jars.glob("hadoop-client-api-*.jar"))
+    if not javac.is_file() or not hadoop:
+        return None
+    source = resources.files("dataflix_spark") / "resources" / SOURCE
+    facts = [source.read_text(), str(javac), _mtime(javac), str(hadoop[-1]), _mtime(hadoop[-1])]
+    jar = folder / f"localfs-{hashlib.sha256(chr(10).join(map(str, facts)).encode()).hexdigest()[:16]}.jar"
+    if jar.is_file():
+        return jar
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".localfs-") as work:
+            classes = Path(work) / "classes"
+            result = subprocess.run([str(javac), "-nowarn", "-proc:none", "-d", str(classes), "-cp", str(hadoop[-1]),
+                                     str(source)], capture_output=True, timeout=300)
+            if result.returncode != 0:
+                return None
+            made = Path(work) / "made.jar"
+            with zipfile.ZipFile(made, "w") as archive:
+                for path in sorted(classes.rglob("*.class")):
+                    archive.write(path, path.relative_to(classes).as_posix())
+            try:
+                # A jar never changes once in place (a class cache made with it checks its time and size): when
+                # another process put one there first, that one stays.
+                os.link(made, jar)
+            except FileExistsError:
+                pass
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return jar if jar.is_file() else None
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
