@@ -292,10 +292,12 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
     if not launched_by_spark_submit and SparkContext._gateway is None:  # the JVM is started here
         conf = {**short_run_cluster_conf(settings.master, short_run), **conf}  # a key set in the settings wins
         jar = _local_file_system_jar(settings.master)
-        conf = {**conf, **(local_file_system.conf(jar, conf) if jar else {})}
+        file_system = local_file_system.conf(jar, conf) if jar else {}
+        conf = {**conf, **file_system}
         if "spark.driver.extraJavaOptions" not in conf:
+            # The jar is on the class path: an archive is made with it (and refused without it).
             cache = ClassCache([*(extra_packages or []), f"delta-spark {version('delta-spark')}",
-                                *([f"{jar} {_mtime(str(jar))}"] if jar else [])])
+                                *([f"{jar} {_mtime(str(jar))}"] if file_system else [])])
             conf["spark.driver.extraJavaOptions"] = driver_java_options(short_run,
                                                                         cache.java_options(make_class_cache))
     conf.setdefault("spark.jars.ivySettings", _resource("ivysettings.xml"))
