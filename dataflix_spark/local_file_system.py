@@ -45,11 +45,11 @@ def compiled_jar(folder: Path | None, java: str | None, spark_jars: Path) -> Pat
     if not javac.is_file() or not hadoop:
         return None
     source = resources.files("dataflix_spark") / "resources" / SOURCE
-    facts = [source.read_text(), str(javac), _mtime(javac), str(hadoop[-1]), _mtime(hadoop[-1])]
-    jar = folder / f"localfs-{hashlib.sha256(chr(10).join(map(str, facts)).encode()).hexdigest()[:16]}.jar"
-    if jar.is_file():
-        return jar
     try:
+        facts = [source.read_text(), javac, javac.stat().st_mtime_ns, hadoop[-1], hadoop[-1].stat().st_mtime_ns]
+        jar = folder / f"localfs-{hashlib.sha256(chr(10).join(map(str, facts)).encode()).hexdigest()[:16]}.jar"
+        if jar.is_file():
+            return jar
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder, prefix=".localfs-") as work:
             classes = Path(work) / "classes"
@@ -71,9 +71,3 @@ def compiled_jar(folder: Path | None, java: str | None, spark_jars: Path) -> Pat
         return None
     return jar if jar.is_file() else None
 
-
-def _mtime(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
