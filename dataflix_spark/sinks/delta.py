@@ -6,6 +6,7 @@ enable deletion vectors on new tables by default.
 """
 from __future__ import annotations
 
+import json
 from typing import NamedTuple
 
 from delta.tables import DeltaTable
@@ -121,21 +122,18 @@ def upsert_newer(
     """
     if not table_exists(spark, path):
         append_table(df, path, properties, partition_by)
-        created = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").head()[0]
-        return Upsert(int(created.get("numOutputRows", 0)), -1)
-    table = DeltaTable.forPath(spark, path)
-    before = table.history(1).select("version").head()[0]
+        return Upsert(int(last_commit(spark, path)[1].get("numOutputRows", 0)), -1)
+    before = table_version(spark, path)
     (
-        table.alias("t")
+        DeltaTable.forPath(spark, path).alias("t")
         .merge(df.alias("s"), f"t.{key} = s.{key}")
         .whenMatchedUpdateAll(condition="coalesce(s.cosmos_ts, -1) > coalesce(t.cosmos_ts, -1)")
         .whenNotMatchedInsertAll()
         .execute()
     )
-    last = table.history(1).select("version", "operationMetrics").head()
-    if last["version"] == before:
+    version, metrics = last_commit(spark, path)
+    if version == before:
         return Upsert(0, before)  # nothing to merge: Delta commits nothing
-    metrics = last["operationMetrics"]
     return Upsert(int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0)), before)
 
 
@@ -146,14 +144,51 @@ def read_table(spark: SparkSession, path: str, version: int | None = None) -> Da
     return reader.load(path)
 
 
+# A table's version, properties and last commit's metrics are read from its log on the driver. DeltaTable.history()
+# and detail() build a DataFrame of every field and run Spark for it: about 150 ms a call in a warm JVM against 7 ms,
+# and a run asked a dozen times (docs/performance.md). These are Delta's own classes, of the pinned delta-spark 4.0.
+
+
+def _delta_log(spark: SparkSession, path: str):
+    return spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+
+
+def _snapshot(spark: SparkSession, path: str):
+    """The table's newest snapshot (its log listed now, as a read would)."""
+    none = spark._jvm.scala.Option.empty()
+    return _delta_log(spark, path).update(False, none, none)
+
+
+def _as_dict(spark: SparkSession, scala_map) -> dict[str, str]:
+    # As JSON, in one call: a py4j map is read an entry at a time (20 metrics took 40 ms).
+    return json.loads(spark._jvm.org.apache.spark.sql.delta.util.JsonUtils.mapper().writeValueAsString(scala_map))
+
+
 def table_version(spark: SparkSession, path: str) -> int:
-    return DeltaTable.forPath(spark, path).history(1).select("version").head()[0]
+    return int(_snapshot(spark, path).version())
+
+
+def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
+    """The table's properties (`TBLPROPERTIES`) at its newest version."""
+    return _as_dict(spark, _snapshot(spark, path).metadata().configuration())
+
+
+def last_commit(spark: SparkSession, path: str) -> tuple[int, dict[str, str]]:
+    """The table's newest version and the operation metrics its commit recorded (as `history(1)` gives them)."""
+    jvm, log, version = spark._jvm, _delta_log(spark, path), table_version(spark, path)
+    commit = jvm.org.apache.spark.sql.delta.util.FileNames.unsafeDeltaFile(log.logPath(), version)
+    # The session's Hadoop settings (a table of ours has no options of its own): a copy per call took 40 ms.
+    info = jvm.org.apache.spark.sql.delta.DeltaHistoryManager.getCommitInfoOpt(log.store(), commit,
+                                                                               spark._jsc.hadoopConfiguration())
+    metrics = info.get().operationMetrics() if info.isDefined() else None
+    if metrics is None or metrics.isEmpty():
+        return version, {}
+    return version, _as_dict(spark, metrics.get())
 
 
 def enable_change_feed(spark: SparkSession, path: str) -> None:
     """Turns the change feed on for a table created before silver kept one (no-op when on)."""
-    properties = DeltaTable.forPath(spark, path).detail().select("properties").head()[0]
-    if properties.get("delta.enableChangeDataFeed") != "true":
+    if table_properties(spark, path).get("delta.enableChangeDataFeed") != "true":
         spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')")
 
 
