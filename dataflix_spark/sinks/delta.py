@@ -133,7 +133,7 @@ def upsert_newer(
     )
     version, metrics = last_commit(spark, path)
     if version == before:
-        return Upsert(0, before)  # nothing to merge: Delta commits nothing
+        return Upsert(0, before)  # no commit: nothing was merged
     return Upsert(int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0)), before)
 
 
@@ -153,10 +153,10 @@ def _delta_log(spark: SparkSession, path: str):
     return spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
 
 
-def _snapshot(spark: SparkSession, path: str):
+def _snapshot(spark: SparkSession, log):
     """The table's newest snapshot (its log listed now, as a read would)."""
     none = spark._jvm.scala.Option.empty()
-    return _delta_log(spark, path).update(False, none, none)
+    return log.update(False, none, none)
 
 
 def _as_dict(spark: SparkSession, scala_map) -> dict[str, str]:
@@ -165,17 +165,18 @@ def _as_dict(spark: SparkSession, scala_map) -> dict[str, str]:
 
 
 def table_version(spark: SparkSession, path: str) -> int:
-    return int(_snapshot(spark, path).version())
+    return int(_snapshot(spark, _delta_log(spark, path)).version())
 
 
 def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
     """The table's properties (`TBLPROPERTIES`) at its newest version."""
-    return _as_dict(spark, _snapshot(spark, path).metadata().configuration())
+    return _as_dict(spark, _snapshot(spark, _delta_log(spark, path)).metadata().configuration())
 
 
 def last_commit(spark: SparkSession, path: str) -> tuple[int, dict[str, str]]:
     """The table's newest version and the operation metrics its commit recorded (as `history(1)` gives them)."""
-    jvm, log, version = spark._jvm, _delta_log(spark, path), table_version(spark, path)
+    jvm, log = spark._jvm, _delta_log(spark, path)
+    version = int(_snapshot(spark, log).version())
     commit = jvm.org.apache.spark.sql.delta.util.FileNames.unsafeDeltaFile(log.logPath(), version)
     # The session's Hadoop settings (a table of ours has no options of its own): a copy per call took 40 ms.
     info = jvm.org.apache.spark.sql.delta.DeltaHistoryManager.getCommitInfoOpt(log.store(), commit,

@@ -39,7 +39,7 @@ def test_version_and_metrics_are_historys_after_a_create_an_append_and_a_merge(s
     assert metrics["numTargetRowsInserted"] == "1" and metrics["numTargetRowsUpdated"] == "1"
 
 
-def test_upsert_counts_inserted_and_newer_rows_and_a_merge_of_nothing_newer_commits_nothing(spark, tmp_path):
+def test_upsert_counts_inserted_and_newer_rows_and_none_when_nothing_is_newer(spark, tmp_path):
     path = str(tmp_path / "t")
     first = upsert_newer(spark, spark.createDataFrame([("a", 5, "x"), ("b", 5, "y")], SCHEMA), path)
     assert first == (2, -1)  # created: every row new, no version before it
