@@ -20,12 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dataflix_spark.config import SparkSettings  # noqa: E402
-from dataflix_spark.local_file_system import CLASS  # noqa: E402
+from dataflix_spark.local_file_system import CLASS, HADOOP_CONF  # noqa: E402
 from dataflix_spark.session import get_spark  # noqa: E402
 
 HADOOP = {"fs.file.impl": "org.apache.hadoop.fs.LocalFileSystem",
           "fs.AbstractFileSystem.file.impl": "org.apache.hadoop.fs.local.LocalFs"}
-OURS = {"fs.file.impl": CLASS, "fs.AbstractFileSystem.file.impl": f"{CLASS}$ForFileContext"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds: dict[str, list[float]] = {"hadoop": [], "ours": []}
     with tempfile.TemporaryDirectory() as work:
         for round_ in range(args.rounds + 1):
-            for name, settings in (("hadoop", HADOOP), ("ours", OURS)):
+            for name, settings in (("hadoop", HADOOP), ("ours", HADOOP_CONF)):
                 for key, value in settings.items():
                     spark.conf.set(key, value)
                 path = os.path.join(work, f"{name}-{round_}")

@@ -19,20 +19,18 @@ from pathlib import Path
 
 CLASS = "dataflix.hadoop.LocalFileSystemWithoutForks"
 SOURCE = "LocalFileSystemWithoutForks.java"
+# Hadoop's settings that name the class for file: paths, through FileSystem and through FileContext.
+HADOOP_CONF = {"fs.file.impl": CLASS, "fs.AbstractFileSystem.file.impl": f"{CLASS}$ForFileContext"}
 
 
 def conf(jar: Path, settings_conf: dict[str, str]) -> dict[str, str]:
     """The Spark settings that use the class in `jar` for file: paths. A class path set in the settings is kept
     after the jar; a file system class set there wins (then nothing is changed)."""
-    keys = ("spark.hadoop.fs.file.impl", "spark.hadoop.fs.AbstractFileSystem.file.impl")
-    if any(key in settings_conf for key in keys):
+    file_systems = {f"spark.hadoop.{key}": value for key, value in HADOOP_CONF.items()}
+    if any(key in settings_conf for key in file_systems):
         return {}
     class_path = [str(jar), *filter(None, [settings_conf.get("spark.driver.extraClassPath")])]
-    return {
-        "spark.driver.extraClassPath": os.pathsep.join(class_path),
-        keys[0]: CLASS,
-        keys[1]: f"{CLASS}$ForFileContext",
-    }
+    return {"spark.driver.extraClassPath": os.pathsep.join(class_path), **file_systems}
 
 
 def compiled_jar(folder: Path | None, java: str | None, spark_jars: Path) -> Path | None:
