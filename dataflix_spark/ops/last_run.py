@@ -48,16 +48,34 @@ def run_state(offered: dict | None, as_of, qoe: QoeThresholds) -> dict | None:
     return {"offered": offered, "as_of": as_of.isoformat(), "qoe": [qoe.rebuffer_ratio, qoe.startup_p90_ms]}
 
 
-def nothing_new(lakehouse: str, state: dict | None) -> bool:
-    """True when the last completed run left exactly `state` and the tables as they are now."""
+def _last_and_now(lakehouse: str, state: dict | None) -> tuple[dict, dict] | None:
+    """The state the last completed run left and this run's, as stored; None when there is no usable one (a remote
+    lakehouse, a source that cannot describe itself, a gold build left unfinished, no or a torn file)."""
     root = local_root(lakehouse)
     if state is None or root is None or (root / GOLD_MARKER_NAME).exists():
-        return False
+        return None
     try:
         last = json.loads((root / STATE_NAME).read_text())
     except (OSError, ValueError):
-        return False
-    return last == json.loads(_stored(lakehouse, state))
+        return None
+    return last, json.loads(_stored(lakehouse, state))
+
+
+def nothing_new(lakehouse: str, state: dict | None) -> bool:
+    """True when the last completed run left exactly `state` and the tables as they are now."""
+    both = _last_and_now(lakehouse, state)
+    return both is not None and both[0] == both[1]
+
+
+def last_offered(lakehouse: str, state: dict | None) -> dict | None:
+    """What the source offered before the last completed run, when this run differs from it in the source's
+    documents only (the same as-of date and QoE thresholds, every table as that run left it): such a run has only
+    the documents offered since to process. None otherwise."""
+    both = _last_and_now(lakehouse, state)
+    if both is None:
+        return None
+    last, now = both
+    return last.get("offered") if all(last.get(k) == v for k, v in now.items() if k != "offered") else None
 
 
 def record(lakehouse: str, state: dict | None) -> None:

@@ -373,6 +373,9 @@ class CosmosSource:
     def offered_bytes(self) -> int | None:
         return account_bytes(self.account)
 
+    def offered_since(self, earlier: dict) -> None:
+        return None  # never asked: `offered` describes nothing
+
     def record(self, spark: SparkSession, lake: Lakehouse, taken: Sequence[NewRows]) -> None:
         record_marks(spark, lake, [row for t in taken for row in t.record])
 

@@ -118,8 +118,12 @@ def test_killed_run_recovers_exactly(spark, source, reference, prebuilt, tmp_pat
         source = prebuilt[0]
         shutil.copytree(prebuilt[1], lakehouse)
     victim = _start_run(source, lakehouse)
-    _kill_when(victim, marker, meanwhile=partial(_refused_while_running, source, lakehouse) if second_run else None)
+    meanwhile = partial(_refused_while_running, source, lakehouse) if second_run else None
+    said = _kill_when(victim, marker, meanwhile=meanwhile)
     assert victim.returncode == -signal.SIGKILL
+    # A run after a completed one knows how much of its input it has not read (round two's files).
+    new = r", [\d.]+ MB new" if start == "prebuilt" else ""
+    assert any(re.search(rf"MB of documents and bronze{new}: a small run\) …$", line) for line in said), "".join(said)
     assert (lakehouse / LOCK_NAME).exists()  # left behind by the killed run
     _every_table_is_readable(lakehouse)
 

@@ -55,21 +55,40 @@ def test_small_is_measured_on_the_input_and_bronze(tmp_path):
     assert not cli._below(1_100, 1_100)
 
 
-def test_a_run_with_nothing_new_is_sized_as_tiny_whatever_its_input(tmp_path):
+def test_a_run_with_nothing_new_is_sized_as_tiny_and_one_after_a_completed_run_knows_its_new_files(tmp_path):
     from dataflix_spark.ops import last_run
     from dataflix_spark.pipeline import RunOptions
 
     (tmp_path / "input" / "content").mkdir(parents=True)
     (tmp_path / "input" / "content" / "a.jsonl").write_bytes(b"x" * 600)
+    (tmp_path / "lake" / "bronze" / "content").mkdir(parents=True)
+    (tmp_path / "lake" / "bronze" / "content" / "p.parquet").write_bytes(b"x" * 500)
     (tmp_path / "lake" / "ops" / "run_log" / "_delta_log").mkdir(parents=True)
     (tmp_path / "lake" / "ops" / "run_log" / "_delta_log" / f"{0:020d}.json").write_text("{}")
     opts = RunOptions(str(tmp_path / "input"), str(tmp_path / "lake"), dt.date(2026, 10, 31), "p")
-    assert cli._work_bytes(opts) == 600  # the input (and bronze: none yet)
+    assert (cli._work_bytes(opts), cli._new_bytes(opts)) == (1_100, None)  # no completed run yet
     last_run.record(opts.lakehouse, last_run.run_state(opts.document_source().offered(), opts.as_of, opts.qoe))
     assert cli._work_bytes(opts) == 0
-    assert cli._work_bytes(replace(opts, full_refresh=True)) == 600
+    assert cli._work_bytes(replace(opts, full_refresh=True)) == 1_100
+    assert cli._new_bytes(replace(opts, full_refresh=True)) is None  # gold rebuilt in full
+
     (tmp_path / "input" / "content" / "b.jsonl").write_bytes(b"x" * 10)
-    assert cli._work_bytes(opts) == 610
+    assert (cli._work_bytes(opts), cli._new_bytes(opts)) == (1_110, 10)  # only the new file is read
+    (tmp_path / "input" / "content" / "a.jsonl").write_bytes(b"x" * 700)  # changed in place: not read again
+    assert (cli._work_bytes(opts), cli._new_bytes(opts)) == (1_210, 10)
+    # Anything beyond the source's documents, and the run may have more to do than its new files.
+    assert cli._new_bytes(replace(opts, as_of=dt.date(2026, 11, 1))) is None  # the QoE-business tables rebuilt
+    assert cli._new_bytes(replace(opts, input_dir=str(tmp_path / "elsewhere"))) is None
+    (tmp_path / "lake" / "ops" / "run_log" / "_delta_log" / f"{1:020d}.json").write_text("{}")  # a table written
+    assert cli._new_bytes(opts) is None
+
+
+def test_an_increment_with_few_new_documents_gets_the_short_run_jit_and_keeps_code_generation(tmp_path):
+    large = cli.SMALL_RUN_BYTES * 70
+    assert cli.short_jit(large, 71 * 1000 * 1000)  # the +1 % increment at 11.5M events
+    assert not cli.short_jit(large, cli.SMALL_RUN_BYTES)
+    assert not cli.short_jit(large, None)  # a first run, or a run that may have more to do than its new files
+    assert cli.short_jit(1_000, None)
 
 
 def test_runs_up_to_the_small_size_get_the_short_run_jit():
@@ -91,6 +110,9 @@ def test_the_first_line_says_the_size_and_the_tuning_it_picks():
     assert cli._size_said(0) == "nothing new to read: a small run"
     assert cli._size_said(1_234_567) == "1.2 MB of documents and bronze: a small run"
     assert cli._size_said(cli.SMALL_RUN_BYTES) == "134.2 MB of documents and bronze"
+    large = cli.SMALL_RUN_BYTES * 70
+    assert cli._size_said(large, 70_600_000) == "9,395.2 MB of documents and bronze, 70.6 MB new: the short-run JIT"
+    assert cli._size_said(large, large) == "9,395.2 MB of documents and bronze, 9,395.2 MB new"
 
 
 def test_a_cosmos_usage_header_gives_the_documents_kilobytes():
