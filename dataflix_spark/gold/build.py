@@ -448,21 +448,24 @@ def _publish_calendar(gold: _Gold, as_of: dt.date) -> None:
         subscriptions, gold.table("agg_subscriptions_monthly"), qoe_daily, gold.table("agg_buffering_daily"),
         gold.table("agg_errors_daily"), gold.table("dim_content"), as_of
     )
+    # Each table's dates in one column, so each is scanned once (a Delta scan costs a Spark job of its own).
     dates = [
-        # The session dates, read from their daily aggregate; an engagement session starts with a player session.
-        qoe_daily.select("date"),
+        # The session dates, read from their daily aggregate (an engagement session starts with a player session),
+        # and their months': kpi_monthly's months run from the earliest session or subscription start.
+        _dates_of(qoe_daily, F.col("date"), month_of(F.col("date"))),
         gold.table("agg_buffering_daily").select("date"),
         gold.table("agg_errors_daily").select("date"),
-        subscriptions.select("start_date"),
-        subscriptions.select("end_date"),
-        subscriptions.select(F.to_date("cancelled_at")),
+        _dates_of(subscriptions, F.col("start_date"), F.col("end_date"), F.to_date("cancelled_at"),
+                  month_of(F.col("start_date"))),
         gold.table("agg_recommendations_daily").select("date"),
-        # kpi_monthly's months run from the earliest of these to the as-of month.
-        subscriptions.select(month_of(F.col("start_date"))),
-        qoe_daily.select(month_of(F.col("date"))),
     ]
     run_concurrently(gold.spark, partial(gold.publish, "kpi_monthly", kpi),
                      partial(gold.publish, "dim_date", build_dim_date(dates, as_of)))
+
+
+def _dates_of(table: DataFrame, *dates: Column) -> DataFrame:
+    """The `dates` of every row of `table`, as one column (nulls included)."""
+    return table.select(F.explode(F.array(*dates)))
 
 
 def _measured(keys: DataFrame) -> DataFrame:

@@ -102,6 +102,12 @@ def test_gold_tables_agree_with_each_other(lakehouse):
     assert kpi["player_sessions"].sum() == len(sessions[sessions["session_start"] < pd.Timestamp("2026-11-01", tz="UTC")])
     dates = table(lakehouse, "gold/dim_date").to_pandas()["date"]
     assert len(dates) == (dates.max() - dates.min()).days + 1
+    # Every date a gold table has (and kpi_monthly's first month from its first day) is a row of dim_date.
+    subscriptions = table(lakehouse, "gold/fact_subscriptions").to_pandas()
+    lists = table(lakehouse, "gold/agg_recommendations_daily").to_pandas()
+    used = [*qoe["date"], *kpi["month"], *subscriptions["start_date"], *subscriptions["end_date"].dropna(),
+            *subscriptions["cancelled_at"].dropna().dt.date, *lists["date"]]
+    assert dates.min() == min(used) and dates.max() >= max(used), (dates.min(), dates.max(), min(used), max(used))
 
 
 @pytest.mark.parametrize("name", GOLD_TABLES)
