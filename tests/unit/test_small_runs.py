@@ -83,7 +83,7 @@ def test_a_run_with_nothing_new_is_sized_as_tiny_and_one_after_a_completed_run_k
     assert cli._new_bytes(opts) is None
 
 
-def test_an_increment_with_few_new_documents_gets_the_short_run_jit_and_keeps_code_generation(tmp_path):
+def test_an_increment_with_few_new_documents_gets_the_short_run_jit():
     large = cli.SMALL_RUN_BYTES * 70
     assert cli.short_jit(large, 71 * 1000 * 1000)  # the +1 % increment at 11.5M events
     assert not cli.short_jit(large, cli.SMALL_RUN_BYTES)
