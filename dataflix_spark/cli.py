@@ -290,8 +290,9 @@ def _new_bytes(opts) -> int | None:
     if opts.full_refresh:
         return None
     source = opts.document_source()
-    earlier = last_run.last_offered(opts.lakehouse, last_run.run_state(source.offered(), opts.as_of, opts.qoe))
-    return None if earlier is None else source.offered_since(earlier)
+    now = source.offered()
+    earlier = last_run.last_offered(opts.lakehouse, last_run.run_state(now, opts.as_of, opts.qoe))
+    return None if earlier is None else source.offered_since(earlier, now)
 
 
 def _below(size: int | None, limit: int) -> bool:

@@ -69,9 +69,9 @@ class Source(Protocol):
         """About how many bytes of documents the source holds now, found without Spark in about a second, or None
         when it cannot tell. The CLI sizes a run by it, with bronze's bytes, before Spark starts (`is_short_run`)."""
 
-    def offered_since(self, earlier: dict) -> int | None:
-        """Bytes of the documents offered now that `earlier` (an `offered()` of a completed run) did not offer, found
-        without Spark; None when it cannot tell. The CLI sizes a run that follows a completed one by it."""
+    def offered_since(self, earlier: dict, now: dict) -> int | None:
+        """Bytes of the documents `now` (an `offered()` taken now) holds that `earlier` (one of a completed run) did
+        not; None when it cannot tell. The CLI sizes a run that follows a completed one by it."""
 
 
 def rows_of_unrecorded_runs(bronze: DataFrame, recorded: set[str]) -> DataFrame:

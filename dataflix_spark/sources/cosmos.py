@@ -373,7 +373,7 @@ class CosmosSource:
     def offered_bytes(self) -> int | None:
         return account_bytes(self.account)
 
-    def offered_since(self, earlier: dict) -> None:
+    def offered_since(self, earlier: dict, now: dict) -> None:
         return None  # never asked: `offered` describes nothing
 
     def record(self, spark: SparkSession, lake: Lakehouse, taken: Sequence[NewRows]) -> None:

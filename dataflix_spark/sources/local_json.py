@@ -168,11 +168,10 @@ class LocalJsonSource:
     def offered_bytes(self) -> int | None:
         return folder_bytes(self.input_dir)
 
-    def offered_since(self, earlier: dict) -> int | None:
-        """Bytes of the files not listed in `earlier`: the only ones a run reads (a file read before and changed since
-        is not read again); None for another folder or a remote one."""
-        now = self.offered()
-        if now is None or now["folder"] != earlier.get("folder"):
+    def offered_since(self, earlier: dict, now: dict) -> int | None:
+        """Bytes of the files `now` lists and `earlier` does not: the only ones a run reads (a file read before and
+        changed since is not read again); None for another folder."""
+        if now["folder"] != earlier.get("folder"):
             return None
         before = {(c, f[0]) for c, files in earlier.get("files", {}).items() for f in files}
         return sum(f[1] for c, files in now["files"].items() for f in files if (c, f[0]) not in before)
