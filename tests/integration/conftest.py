@@ -18,13 +18,20 @@ from tests.integration.built import AS_OF, PEPPER, write_hand_made
 
 
 @pytest.fixture(scope="session")
-def built_lakehouse(tmp_path_factory):
+def built_input(tmp_path_factory):
+    """The shared lakehouse's documents (generated plus hand-made), before any run: the cluster test runs over them
+    while the shared lakehouse is built."""
     root = tmp_path_factory.mktemp("built")
     data = root / "input"
     summary = generate(str(data), users=60, days=4, seed=7, titles=20, bad_rate=0.05, duplicate_rate=0.05,
                        gzip_files=True)
     write_hand_made(data)
-    lake = root / "lakehouse"
+    return {"root": root, "input": data, "as_of": AS_OF, "pepper": PEPPER, "summary": summary}
+
+
+@pytest.fixture(scope="session")
+def built_lakehouse(built_input):
+    data, lake = built_input["input"], built_input["root"] / "lakehouse"
     env = {**os.environ, "DATAFLIX_PEPPER": PEPPER}
     result = subprocess.run(
         [sys.executable, "-m", "dataflix_spark.cli", "run", "--input", str(data), "--lakehouse", str(lake),
@@ -32,7 +39,7 @@ def built_lakehouse(tmp_path_factory):
         capture_output=True, text=True, timeout=900, env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return {"path": lake, "input": data, "as_of": AS_OF, "pepper": PEPPER, "summary": summary, "stderr": result.stderr}
+    return {**built_input, "path": lake, "stderr": result.stderr}
 
 
 @pytest.fixture(scope="session")
