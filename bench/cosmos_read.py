@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.incremental import STAGE  # noqa: E402
 from dataflix_spark.config import CosmosConfig  # noqa: E402
-from dataflix_spark.schemas import CONTAINERS  # noqa: E402
+from dataflix_spark.lakehouse import CONTAINERS  # noqa: E402
 from dataflix_spark.sources.cosmos import resolve_account, sdk_client  # noqa: E402
 from tests.integration.cosmium import Cosmium  # noqa: E402
 

@@ -175,7 +175,7 @@ def _check_input(input_dir: str | None) -> str:
         path = Path(input_dir)
         if not path.is_dir():
             raise ConfigError(f"input folder not found: {input_dir}")
-        from dataflix_spark.schemas import CONTAINERS
+        from dataflix_spark.lakehouse import CONTAINERS
 
         if not any((path / c).is_dir() and any((path / c).iterdir()) for c in CONTAINERS):
             raise ConfigError(f"input folder {input_dir} has no documents in any of {', '.join(CONTAINERS)}")
@@ -231,9 +231,9 @@ def _source(settings: Settings, args: argparse.Namespace):
         account = _cosmos_account(settings, args)
         check_reachable(account)
         return "", CosmosSource(account, settings.cosmos)
+    input_dir = _check_input(settings.input)
     from dataflix_spark.sources.local_json import LocalJsonSource
 
-    input_dir = _check_input(settings.input)
     return input_dir, LocalJsonSource(input_dir)
 
 
@@ -364,20 +364,15 @@ def _start_spark(settings: Settings, args: argparse.Namespace, lakehouse: str, s
 
 def command_run(args: argparse.Namespace) -> int:
     _require_spark()
-    from dataflix_spark.pipeline import RunOptions
-
     settings = _settings(args)
     as_of = parse_as_of(args.as_of)
     input_dir, source = _source(settings, args)
-    opts = RunOptions(
-        input_dir=input_dir,
-        source=source,
-        lakehouse=_check_lakehouse(settings.lakehouse),
-        as_of=as_of,
-        pepper=resolve_pepper(secret=_secret(settings)),
-        full_refresh=args.full_refresh,
-        qoe=settings.qoe,
-    )
+    lakehouse = _check_lakehouse(settings.lakehouse)
+    pepper = resolve_pepper(secret=_secret(settings))
+    from dataflix_spark.pipeline import RunOptions  # imports PySpark (0.5 s): once the flags are known to be right
+
+    opts = RunOptions(input_dir=input_dir, source=source, lakehouse=lakehouse, as_of=as_of, pepper=pepper,
+                      full_refresh=args.full_refresh, qoe=settings.qoe)
     check_unlocked(opts.lakehouse)
     size = _work_bytes(opts)
     new = _new_bytes(opts) if size else None
@@ -457,7 +452,7 @@ def _replaceable(path: str, flag: str, markers: tuple[str, ...]) -> Path:
 
 def command_demo(args: argparse.Namespace) -> int:
     _require_spark()
-    from dataflix_spark.schemas import CONTAINERS
+    from dataflix_spark.lakehouse import CONTAINERS
 
     sample = _replaceable(args.out, "--out", CONTAINERS)
     lakehouse = _replaceable(args.lakehouse, "--lakehouse", ("bronze", "silver", "gold", "ops", "_logs"))
@@ -496,10 +491,10 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def command_seed(args: argparse.Namespace) -> int:
+    _check_input(args.input)
     from dataflix_spark.sources.cosmos import check_reachable
     from dataflix_spark.sources.cosmos_seed import seed
 
-    _check_input(args.input)
     account = _cosmos_account(_settings(args), args)
     check_reachable(account)
     seed(account, args.input, workers=args.workers, progress=log.info)
@@ -508,13 +503,13 @@ def command_seed(args: argparse.Namespace) -> int:
 
 def command_dashboard(args: argparse.Namespace) -> int:
     _require_spark()
-    from dataflix_spark.serving.dashboard import write_dashboard
-    from dataflix_spark.session import get_spark
-
     settings = _settings(args)
     lakehouse = settings.lakehouse
     if "://" not in lakehouse and not (Path(lakehouse) / "gold" / "kpi_monthly").is_dir():
         raise ConfigError(f"no gold tables under {lakehouse}: run `dataflix run` (or `dataflix demo`) first")
+    from dataflix_spark.serving.dashboard import write_dashboard
+    from dataflix_spark.session import get_spark
+
     spark = get_spark(settings.spark)
     print(f"Dashboard: {write_dashboard(spark, lakehouse, args.out)}")
     return 0

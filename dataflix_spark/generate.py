@@ -33,7 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
-CONTAINERS = ("content", "subscriptions", "playback_events", "recommendations")
+from dataflix_spark.lakehouse import CONTAINERS
+
 UNKNOWN_CONTENT_ID = "c-99999"  # never in the catalogue: the pipeline must accept and report it
 MANIFEST = "_manifest.json"
 

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The source's containers, each a bronze and a silver table. The catalogue first: run summaries and logs list it
+# first (the pipeline ingests the four at once).
+CONTAINERS = ("content", "subscriptions", "playback_events", "recommendations")
+
 
 @dataclass(frozen=True)
 class Lakehouse:

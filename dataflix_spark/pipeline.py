@@ -26,14 +26,13 @@ from pyspark.sql import functions as F
 from dataflix_spark.bronze.ingest import to_bronze
 from dataflix_spark.config import QoeThresholds
 from dataflix_spark.gold import build as gold_build
-from dataflix_spark.lakehouse import Lakehouse
+from dataflix_spark.lakehouse import CONTAINERS, Lakehouse
 from dataflix_spark.ops import last_run
 from dataflix_spark.ops.accounting import ContainerCounts, format_summary, run_log_rows
 from dataflix_spark.ops.concurrent import run_concurrently
 from dataflix_spark.ops.gold_state import last_gold_state, record_gold_state, silver_versions
 from dataflix_spark.ops.lock import gold_build_interrupted, gold_build_marker, run_lock
 from dataflix_spark.ops.progress import Progress
-from dataflix_spark.schemas import CONTAINERS
 from dataflix_spark.silver.conform import rank_versions, to_silver_rows
 from dataflix_spark.silver.validate import accepted, keep_text_of_quarantined, parse_documents, quarantined
 from dataflix_spark.sinks.delta import (

@@ -13,8 +13,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-# The catalogue first: run summaries and logs list it first (the pipeline ingests the four at once).
-CONTAINERS = ("content", "subscriptions", "playback_events", "recommendations")
 
 EVENT_TYPES = ("start", "play", "pause", "buffer", "error", "stop")
 DEVICE_TYPES = ("mobile", "tv", "web", "tablet", "console")

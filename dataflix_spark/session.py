@@ -12,11 +12,13 @@ import zipfile
 
 from importlib import resources
 from pathlib import Path
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING
 
 from dataflix_spark import local_file_system
 from dataflix_spark.config import ConfigError, SparkSettings
+
+if TYPE_CHECKING:  # PySpark is imported where a session is built: a command that fails on a flag does not wait for it
+    from pyspark.sql import SparkSession
 
 DELTA_EXTENSIONS = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -269,6 +271,7 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
 
     from delta import configure_spark_with_delta_pip
     from pyspark import SparkContext
+    from pyspark.sql import SparkSession
 
     check_java()
     builder = SparkSession.builder.appName(settings.app_name)

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataflix_spark.schemas import CONTAINERS
+from dataflix_spark.lakehouse import CONTAINERS
 from dataflix_spark.sources import SourceError
 from dataflix_spark.sources.cosmos import PARTITION_KEYS, CosmosAccount, describe_failure, sdk_client
 from dataflix_spark.sources.local_json import SOURCE_SUFFIXES

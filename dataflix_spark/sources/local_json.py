@@ -16,8 +16,8 @@ from urllib.parse import unquote
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from dataflix_spark.lakehouse import Lakehouse
-from dataflix_spark.schemas import CONTAINERS, SOURCE_FILES_SCHEMA
+from dataflix_spark.lakehouse import CONTAINERS, Lakehouse
+from dataflix_spark.schemas import SOURCE_FILES_SCHEMA
 from dataflix_spark.sinks.delta import append_table, read_table, table_exists
 from dataflix_spark.sources import NewRows, rows_of_unrecorded_runs
 

@@ -24,8 +24,8 @@ from deltalake import DeltaTable
 
 from dataflix_spark.config import CosmosConfig
 from dataflix_spark.gold.build import GOLD_TABLES
+from dataflix_spark.lakehouse import CONTAINERS
 from dataflix_spark.pipeline import RunOptions, run
-from dataflix_spark.schemas import CONTAINERS
 from dataflix_spark.sources import SourceError
 from dataflix_spark.sources.cosmos import (
     COUNTED_DOCUMENT_BYTES,

@@ -167,6 +167,30 @@ def test_the_demo_refuses_to_replace_a_folder_that_is_not_an_earlier_demos(tmp_p
     assert (keep / "thesis.txt").read_text() == "precious" and not (tmp_path / "lh").exists()
 
 
+# Runs the CLI, then says whether it imported PySpark (half a second of a failing invocation's second, here).
+_SAYS_IF_PYSPARK = ("import sys\nfrom dataflix_spark.cli import main\ncode = main(sys.argv[1:])\n"
+                    "print('pyspark' in sys.modules)\nsys.exit(code)\n")
+
+
+@pytest.mark.parametrize("case", ["no input folder", "an empty input", "a bad as-of", "a folder not a demo's",
+                                  "no gold to chart", "nothing to seed"])
+def test_a_wrong_invocation_is_said_before_pyspark_is_imported(tmp_path, case):
+    (tmp_path / "empty" / "content").mkdir(parents=True)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("")
+    lakehouse = ["--lakehouse", str(tmp_path / "lh")]
+    args = {"no input folder": ["run", "--input", str(tmp_path / "nope"), *lakehouse],
+            "an empty input": ["run", "--input", str(tmp_path / "empty"), *lakehouse],
+            "a bad as-of": ["run", "--input", _input_with_a_document(tmp_path), *lakehouse, "--as-of", "2026-13-01"],
+            "a folder not a demo's": ["demo", "--out", str(tmp_path / "mine"), *lakehouse],
+            "no gold to chart": ["dashboard", *lakehouse],
+            "nothing to seed": ["seed", "--input", str(tmp_path / "nope")]}[case]
+    result = subprocess.run([sys.executable, "-c", _SAYS_IF_PYSPARK, *args], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path, env={**os.environ, "DATAFLIX_PEPPER": "test-pepper"})
+    assert result.returncode == 2 and result.stderr.startswith("dataflix: error: "), result.stderr
+    assert result.stdout.strip() == "False", f"{case}: PySpark was imported before the error"
+
+
 # --- what is missing is named, with the fix --------------------------------------------------------------------
 
 # Runs the CLI with pyspark and delta-spark unimportable, as after `pip install -e .` without the extra.

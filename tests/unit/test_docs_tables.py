@@ -17,6 +17,7 @@ import pytest
 from pyspark.sql import types as T
 
 from dataflix_spark import schemas
+from dataflix_spark.lakehouse import CONTAINERS
 from dataflix_spark.gold.build import GOLD_TABLES, LIST_USERS, RANK_DAILY, USER_EVENT_COUNTRY, WORK_TABLES
 from dataflix_spark.ops.gold_state import GOLD_STATE_SCHEMA
 from dataflix_spark.sources.cosmos import PARTITION_KEYS
@@ -38,7 +39,7 @@ WORK_COLUMNS: dict[str, list[tuple[str, str]]] = {
 # Every other table with a section in tables.md, by its heading, and the schema the code writes it with.
 OTHER_SCHEMAS: dict[str, T.StructType] = {
     "bronze/<container>": schemas.BRONZE_SCHEMA,
-    **{f"silver/{container}": schemas.SILVER_SCHEMAS[container] for container in schemas.CONTAINERS},
+    **{f"silver/{container}": schemas.SILVER_SCHEMAS[container] for container in CONTAINERS},
     "ops/run_log": schemas.RUN_LOG_SCHEMA,
     "ops/quarantine": schemas.QUARANTINE_SCHEMA,
     "ops/source_files": schemas.SOURCE_FILES_SCHEMA,
@@ -176,7 +177,7 @@ def documented_fields(container: str) -> dict[str, list[str]]:
     return {unquoted(row[0]): row for row in found[0]}
 
 
-@pytest.mark.parametrize("container", schemas.CONTAINERS)
+@pytest.mark.parametrize("container", CONTAINERS)
 def test_every_input_field_is_documented(container):
     rows = documented_fields(container)
     assert list(rows) == [f.name for f in schemas.FIELDS[container]]
@@ -199,7 +200,7 @@ def test_enumerated_values_are_documented(container, field, values):
     assert [v for v in values if f"`{v}`" not in row] == []
 
 
-@pytest.mark.parametrize("container", schemas.CONTAINERS)
+@pytest.mark.parametrize("container", CONTAINERS)
 def test_partition_keys_are_documented(container):
     assert f"`{PARTITION_KEYS[container]}`" in section(DOCUMENTS_MD, container).body
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from dataflix_spark.lakehouse import Lakehouse
-from dataflix_spark.schemas import CONTAINERS
+from dataflix_spark.lakehouse import CONTAINERS, Lakehouse
 from dataflix_spark.sources import NewRows
 from dataflix_spark.sources.local_json import (
     Listed, LocalJsonSource, bronze_inventory, record_source_files, warn_changed,
