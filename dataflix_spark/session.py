@@ -217,9 +217,12 @@ class ClassCache:
         kept = succeeded and proc.returncode == 0 and self.pending.exists() and self.pending.stat().st_size > 0
         if kept:
             os.replace(self.pending, self.archive)
-            for other in self.folder.glob("classes-*"):  # other installs' archives, and leftovers of killed runs
-                if other != self.archive and (other.suffix == ".jsa" or _older_than(other, 3600)):
-                    other.unlink(missing_ok=True)
+            # The newest other archive stays: a local run's and a cluster driver's differ (local_file_system's jar),
+            # and one machine may run both. Older ones are other installs'; old partial files, killed runs'.
+            others = sorted((p for p in self.folder.glob("classes-*.jsa") if p != self.archive),
+                            key=lambda p: _mtime(str(p)), reverse=True)
+            for other in others[1:] + [p for p in self.folder.glob("classes-*.tmp") if _older_than(p, 3600)]:
+                other.unlink(missing_ok=True)
         else:
             self.pending.unlink(missing_ok=True)
         self.pending = None

@@ -2,8 +2,10 @@
 complete archive of a run that succeeded is kept."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -62,15 +64,23 @@ def test_with_an_archive_every_jvm_maps_it_and_none_writes(cache_dir):
     assert cache.pending is None
 
 
-def test_a_successful_runs_archive_is_kept_and_replaces_other_installs(cache_dir):
+def test_a_successful_runs_archive_is_kept_beside_the_newest_other_and_replaces_older_ones(cache_dir):
     cache = ClassCache([])
     cache.java_options(make=True)
-    stale = cache_dir / "classes-0000000000000000.jsa"
-    stale.write_bytes(b"old")
+    # A local run's archive and a cluster driver's differ; a third is an older install's. Partial files of
+    # killed runs go once an hour old.
+    oldest, older, newest = (cache_dir / f"classes-{n:016d}.jsa" for n in range(3))
+    for age, path in ((3, oldest), (2, older), (1, newest)):
+        path.write_bytes(b"old")
+        os.utime(path, (time.time() - age * 60, time.time() - age * 60))
+    killed, running = cache_dir / f"{oldest.name}.1.tmp", cache_dir / f"{oldest.name}.2.tmp"
+    killed.write_bytes(b"part")
+    running.write_bytes(b"part")
+    os.utime(killed, (time.time() - 7200, time.time() - 7200))
     gateway = _Gateway(cache.pending)
     assert cache.keep(gateway, succeeded=True)
     assert gateway.shut and cache.archive.read_bytes() == b"archive"
-    assert sorted(p.name for p in cache_dir.iterdir()) == [cache.archive.name]
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted([cache.archive.name, newest.name, running.name])
 
 
 def test_a_failed_runs_jvm_is_killed_and_writes_nothing(cache_dir):
