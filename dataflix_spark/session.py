@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -112,6 +114,28 @@ def _launch_jvm(builder: SparkSession.Builder, output: str) -> None:
     with open(output, "ab") as out:
         gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": out})
     SparkContext._gateway, SparkContext._jvm = gateway, gateway.jvm
+
+
+@contextlib.contextmanager
+def _one_jvm_start_at_a_time(ivy: str | None):
+    """Holds a lock on the Ivy folder while a JVM starts here: a JVM's start resolves spark.jars.packages into it, and
+    two starts on a machine without the jars both downloaded them into the same files, and failed ("Downloaded file
+    size (0) doesn't match expected Content Length"). Later starts wait a second or two at most."""
+    from pyspark import SparkContext
+
+    if SparkContext._gateway is not None:
+        yield  # a JVM is running already: nothing is resolved
+        return
+    folder = Path(ivy) if ivy else Path.home() / ".ivy2.5.2"  # Spark 4's default
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / ".dataflix-jvm-start.lock", "a")
+    except OSError:
+        yield  # an unwritable folder: Spark says so itself when it resolves
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 # A short run's JVM spends about half its CPU in the JIT, mostly in the optimising compiler (C2), whose code a run
@@ -317,9 +341,10 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
         spark = builder.getOrCreate()
     else:
         builder = configure_spark_with_delta_pip(builder, extra_packages=extra_packages or [])
-        if output:
-            _launch_jvm(builder, output)
-        spark = builder.getOrCreate()
+        with _one_jvm_start_at_a_time(conf.get("spark.jars.ivy")):
+            if output:
+                _launch_jvm(builder, output)
+            spark = builder.getOrCreate()
         if settings.master and not settings.master.startswith("local"):
             # Executors on other processes or hosts do not see the driver's install; the
             # Delta jars reach them through spark.jars.packages, the package as a zip.
