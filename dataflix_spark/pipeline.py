@@ -52,9 +52,9 @@ from dataflix_spark.sources.local_json import LocalJsonSource
 
 log = logging.getLogger("dataflix")
 
-# Silver events by day: an incremental run reads only the days a change reaches (a late event's session,
-# the days of the daily aggregates), not all history.
-SILVER_PARTITIONS = {"playback_events": ["event_date"]}
+# Silver events and lists by day: an incremental run reads only the days a change reaches (a late event's session,
+# the days of the daily aggregates, the lists a session may convert), not all history.
+SILVER_PARTITIONS = {"playback_events": ["event_date"], "recommendations": ["shown_date"]}
 
 
 @dataclass(frozen=True)

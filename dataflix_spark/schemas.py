@@ -160,7 +160,7 @@ SILVER_SCHEMAS: dict[str, T.StructType] = {
         ("country", STRING), ("app_version", STRING), *_LINEAGE,
     ),
     "recommendations": table_schema(
-        ("doc_id", STRING), ("user_key", STRING), ("shown_at", TIMESTAMP), ("algorithm", STRING),
+        ("doc_id", STRING), ("user_key", STRING), ("shown_at", TIMESTAMP), ("shown_date", DATE), ("algorithm", STRING),
         ("surface", STRING), ("items", T.ArrayType(ITEM_TYPE, containsNull=False)), *_LINEAGE,
     ),
 }

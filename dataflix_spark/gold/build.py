@@ -334,7 +334,7 @@ def _publish_recommendations(gold: _Gold, sessions: DataFrame) -> None:
 
 
 def _update_recommendation_days(gold: _Gold, days: list[dt.date]) -> None:
-    lists = gold.silver("recommendations").where(_in(F.to_date("shown_at"), days))
+    lists = _lists_shown_on(gold, days)
     window_days = sorted(set(days) | {d + dt.timedelta(days=1) for d in days})
     sessions = gold.table("fact_playback_sessions").where(_in("session_date", window_days))
     counts = _conversion_counts(lists, sessions)
@@ -342,6 +342,13 @@ def _update_recommendation_days(gold: _Gold, days: list[dt.date]) -> None:
     gold.replace_days(RANK_DAILY, rank_daily_from_counts(counts), "date", days)
     gold.publish("agg_recommendation_rank", rollup_recommendation_rank(gold.table(RANK_DAILY)))
     counts.unpersist()
+
+
+def _lists_shown_on(gold: _Gold, days: list[dt.date]) -> DataFrame:
+    """The silver lists shown on `days`: from those days' partitions only, in a lakehouse whose silver lists are
+    partitioned by day (every lakehouse made or fully refreshed since `shown_date` exists; before, all were read)."""
+    lists = gold.silver("recommendations")
+    return lists.where(_in(F.col("shown_date") if "shown_date" in lists.columns else F.to_date("shown_at"), days))
 
 
 def _update_user_event_country(gold: _Gold, events: DataFrame, changed_events: DataFrame) -> None:
@@ -436,7 +443,7 @@ def _update_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds,
     play_days = sorted(set(session_days) | set(list_days) | {d + dt.timedelta(days=1) for d in list_days})
     if play_days:
         shown_days = sorted(set(play_days) | {d - dt.timedelta(days=1) for d in play_days})
-        lists = gold.silver("recommendations").where(_in(F.to_date("shown_at"), shown_days))
+        lists = _lists_shown_on(gold, shown_days)
         plays = build_agg_recommendation_qoe(sessions.where(_in("session_date", play_days)), explode_impressions(lists))
         gold.replace_days("agg_recommendation_qoe", plays, "date", play_days)
 

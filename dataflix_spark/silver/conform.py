@@ -40,7 +40,7 @@ def derived_columns(container: str) -> dict[str, Column]:
         # `country` is the one part of `customer` that may be kept.
         "subscriptions": {"country": F.get_json_object("customer", "$.country")},
         "playback_events": {"event_date": F.to_date("event_ts")},
-        "recommendations": {"items": _typed_items()},
+        "recommendations": {"items": _typed_items(), "shown_date": F.to_date("shown_at")},
     }.get(container, {})
 
 

@@ -8,16 +8,20 @@ import os
 import re
 import shutil
 import socket
+from functools import partial
 from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from dataflix_spark.generate import generate
 from dataflix_spark.gold.build import GOLD_TABLES, WORK_TABLES
 from dataflix_spark.ops.lock import LOCK_NAME, RunLockedError
-from dataflix_spark.pipeline import RunOptions, run
+from dataflix_spark.pipeline import SILVER_PARTITIONS, RunOptions, run
+from dataflix_spark.schemas import SILVER_SCHEMAS
+from tests.integration import rounds
 from tests.integration.built import cancellation_of_an_open_subscription, read_documents
 from tests.integration.tables import assert_same_gold, assert_same_table
 
@@ -264,10 +268,38 @@ def test_late_session_bridges_two_engagement_sessions(spark, full_and_incrementa
     assert str(moved["session_date"]) == "2026-10-29"
 
 
-def test_silver_events_are_partitioned_by_day(full_and_incremental):
-    """So that an incremental run reads only the days a change reaches (gold.build `_session_spans`)."""
-    silver = DeltaTable(str(full_and_incremental[0] / "incremental" / "silver" / "playback_events"))
-    assert silver.metadata().partition_columns == ["event_date"]
+def test_silver_events_and_lists_are_partitioned_by_day(full_and_incremental):
+    """So that an incremental run reads only the days a change reaches (gold.build `_session_spans`,
+    `_lists_shown_on`)."""
+    silver = full_and_incremental[0] / "incremental" / "silver"
+    assert DeltaTable(str(silver / "playback_events")).metadata().partition_columns == ["event_date"]
+    assert DeltaTable(str(silver / "recommendations")).metadata().partition_columns == ["shown_date"]
+
+
+def test_a_lakehouse_whose_silver_lists_predate_shown_date_gets_the_same_gold(spark, two_rounds, local_rounds,
+                                                                              tmp_path, monkeypatch):
+    """Silver lists were unpartitioned, without `shown_date`, before 2026-12-07: such a lakehouse's next runs keep
+    that table (a MERGE leaves out the column it lacks) and give the gold of one run over everything; a full refresh
+    gives it the new layout."""
+    landing, lakehouse = tmp_path / "landing", tmp_path / "lakehouse"
+    options = partial(RunOptions, str(landing), str(lakehouse), AS_OF, rounds.PEPPER)  # as local_rounds ran
+    lists = SILVER_SCHEMAS["recommendations"]
+    with monkeypatch.context() as before:  # the code as it was: no such column, no partitions
+        before.setitem(SILVER_SCHEMAS, "recommendations", T.StructType([f for f in lists if f.name != "shown_date"]))
+        before.setitem(SILVER_PARTITIONS, "recommendations", [])
+        shutil.copytree(two_rounds / "round1", landing)
+        run(spark, options())
+    silver = DeltaTable(str(lakehouse / "silver" / "recommendations"))
+    assert "shown_date" not in silver.schema().to_arrow().names and silver.metadata().partition_columns == []
+
+    shutil.copytree(two_rounds / "round2", landing, dirs_exist_ok=True)
+    run(spark, options())
+    assert_same_gold(lakehouse, local_rounds / "all")
+    assert "shown_date" not in DeltaTable(str(lakehouse / "silver" / "recommendations")).schema().to_arrow().names
+
+    run(spark, options(full_refresh=True))
+    assert DeltaTable(str(lakehouse / "silver" / "recommendations")).metadata().partition_columns == ["shown_date"]
+    assert_same_gold(lakehouse, local_rounds / "all")
 
 
 def test_unknown_fields_stay_in_bronze(spark, full_and_incremental):

@@ -66,6 +66,12 @@ def events_df(spark: SparkSession, rows: list[tuple]) -> DataFrame:
     return spark.createDataFrame(rows, SILVER_SCHEMAS["playback_events"])
 
 
+def lists_df(spark: SparkSession, rows: list[tuple]) -> DataFrame:
+    """Silver lists from (doc_id, user_key, shown_at, algorithm, surface, items, cosmos_ts, run_id): `shown_date`,
+    the date of `shown_at` (UTC), is added."""
+    return spark.createDataFrame([(*r[:3], r[2].date(), *r[3:]) for r in rows], SILVER_SCHEMAS["recommendations"])
+
+
 def durations_df(spark: SparkSession, durations: dict[str, int]) -> DataFrame:
     return spark.createDataFrame(
         list(durations.items()), subset(GOLD_SCHEMAS["dim_content"], "content_id", "duration_sec")

@@ -118,6 +118,7 @@ SILVER = {
             T.StructField("doc_id", T.StringType()),
             T.StructField("user_key", T.StringType()),
             T.StructField("shown_at", T.TimestampType()),
+            T.StructField("shown_date", T.DateType()),
             T.StructField("algorithm", T.StringType()),
             T.StructField("surface", T.StringType()),
             T.StructField("items", T.ArrayType(ITEM)),
@@ -284,9 +285,10 @@ def test_playback_silver_rows_are_typed_with_a_utc_event_date(spark):
 def test_recommendation_silver_rows_have_typed_items(spark):
     expected = spark.createDataFrame(
         [
-            ("r-1", key(USER_IDS[0]), ts("2026-10-30T19:00:00.125"), "collab_filter_v2", "home_row",
+            ("r-1", key(USER_IDS[0]), ts("2026-10-30T19:00:00.125"), day("2026-10-30"), "collab_filter_v2", "home_row",
              [("c-00001", 1, 0.93), ("c-00002", 2, 0.88), ("c-00003", 3, None)], 1790000100, RUN_ID),
-            ("r-2", key(USER_IDS[2]), ts("2026-10-30T19:05:00"), "trending", "post_play", [], 1790000200, RUN_ID),
+            ("r-2", key(USER_IDS[2]), ts("2026-10-30T19:05:00"), day("2026-10-30"), "trending", "post_play", [],
+             1790000200, RUN_ID),
         ],
         SILVER["recommendations"],
     )

@@ -14,7 +14,7 @@ from dataflix_spark.gold.dashboard import build_dim_date, build_dim_user, build_
 from dataflix_spark.gold.qoe import build_agg_buffering_daily, build_agg_errors_daily
 from dataflix_spark.gold.subscriptions import build_agg_subscriptions_monthly
 from dataflix_spark.schemas import GOLD_SCHEMAS, SILVER_SCHEMAS
-from tests.unit.helpers import day, subscription_fact, subset, ts
+from tests.unit.helpers import day, lists_df, subscription_fact, subset, ts
 
 # The `fact_playback_sessions` columns the dashboard reads (plus the key).
 SESSIONS = subset(GOLD_SCHEMAS["fact_playback_sessions"], "session_id", "user_key", "session_start")
@@ -160,12 +160,12 @@ def test_dim_user_one_row_per_user_seen_anywhere(spark):
             ("e5", "u4", "E", "start", "2027-03-01T10:00:00", None),
         ],
     )
-    recommendations = spark.createDataFrame(
+    recommendations = lists_df(
+        spark,
         [
             ("r1", "u1", ts("2027-02-01T09:00:00"), "trending", "home_row", [("c1", 1, 0.9)], 1, "run"),
             ("r2", "u6", ts("2027-02-01T09:00:00"), "trending", "home_row", [("c1", 1, 0.9)], 1, "run"),
         ],
-        SILVER_SCHEMAS["recommendations"],
     )
     expected = spark.createDataFrame(
         [

@@ -6,17 +6,17 @@ import datetime as dt
 
 from dataflix_spark.gold.recommendation_qoe import build_agg_recommendation_qoe
 from dataflix_spark.gold.recommendations import explode_impressions
-from dataflix_spark.schemas import GOLD_SCHEMAS, SILVER_SCHEMAS
-from tests.unit.helpers import assert_table, session, sessions_df, ts
+from dataflix_spark.schemas import GOLD_SCHEMAS
+from tests.unit.helpers import assert_table, lists_df, session, sessions_df, ts
 
 
 def test_agg_recommendation_qoe(spark):
-    lists = spark.createDataFrame(
+    lists = lists_df(
+        spark,
         [
             ("r1", "u1", ts("2027-03-01T10:00:00"), "collab_filter_v2", "home_row",
              [("c1", 1, 0.9), ("c2", 2, 0.8)], 1, "run"),
         ],
-        SILVER_SCHEMAS["recommendations"],
     )
     sessions = sessions_df(spark, [
         # recommended: u1 was shown c1 and c2 at 10:00 on Mar 1

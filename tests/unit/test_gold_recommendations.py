@@ -15,10 +15,9 @@ from dataflix_spark.gold.recommendations import (
     explode_impressions,
     with_conversion,
 )
-from dataflix_spark.schemas import GOLD_SCHEMAS, SILVER_SCHEMAS
-from tests.unit.helpers import subset, ts
+from dataflix_spark.schemas import GOLD_SCHEMAS
+from tests.unit.helpers import lists_df, subset, ts
 
-SILVER_RECOMMENDATIONS = SILVER_SCHEMAS["recommendations"]
 # The `fact_playback_sessions` columns conversion reads (plus the key and date, for readability).
 SESSIONS = subset(
     GOLD_SCHEMAS["fact_playback_sessions"], "session_id", "user_key", "content_id", "session_date", "session_start"
@@ -32,7 +31,8 @@ def items(*content_ids: str) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def impressions(spark):
-    recommendations = spark.createDataFrame(
+    recommendations = lists_df(
+        spark,
         [
             ("r1", "u1", ts("2027-03-01T10:00:00"), "collab_filter_v2", "home_row",
              items("c1", "c2", "c3", "c4", "c5", "c6"), 1, "run"),
@@ -42,7 +42,6 @@ def impressions(spark):
             # The same title twice in one list: two impressions.
             ("r5", "u4", ts("2027-03-03T12:00:00"), "trending", "post_play", items("c8", "c8"), 1, "run"),
         ],
-        SILVER_RECOMMENDATIONS,
     )
     played = [
         # (session, user, content, session_start)
@@ -61,12 +60,12 @@ def impressions(spark):
 
 
 def test_explode_impressions_one_row_per_item(spark):
-    recommendations = spark.createDataFrame(
+    recommendations = lists_df(
+        spark,
         [
             ("r1", "u1", ts("2027-03-01T10:00:00"), "trending", "home_row", items("c1", "c2"), 1, "run"),
             ("r2", "u2", ts("2027-03-02T10:00:00"), "trending", "post_play", items("c1"), 1, "run"),
         ],
-        SILVER_RECOMMENDATIONS,
     )
     schema = T.StructType(
         [
