@@ -13,7 +13,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-
 EVENT_TYPES = ("start", "play", "pause", "buffer", "error", "stop")
 DEVICE_TYPES = ("mobile", "tv", "web", "tablet", "console")
 PLANS = ("Basic", "Standard", "Premium")
@@ -160,8 +159,8 @@ SILVER_SCHEMAS: dict[str, T.StructType] = {
         ("country", STRING), ("app_version", STRING), *_LINEAGE,
     ),
     "recommendations": table_schema(
-        ("doc_id", STRING), ("user_key", STRING), ("shown_at", TIMESTAMP), ("shown_date", DATE), ("algorithm", STRING),
-        ("surface", STRING), ("items", T.ArrayType(ITEM_TYPE, containsNull=False)), *_LINEAGE,
+        ("doc_id", STRING), ("user_key", STRING), ("shown_at", TIMESTAMP), ("shown_date", DATE),
+        ("algorithm", STRING), ("surface", STRING), ("items", T.ArrayType(ITEM_TYPE, containsNull=False)), *_LINEAGE,
     ),
 }
 
