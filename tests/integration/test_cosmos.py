@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
@@ -97,10 +98,12 @@ def rounds(request, spark, server, two_rounds, tmp_path_factory):
     events.mkdir()
     conf = _conf(root, spark_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(events),
                                    "spark.eventLog.compress": "false",  # readable by the test
-                                   # Generated code, which a small run does without, against the in-process
-                                   # runs' interpreted code (tests/conftest.py): the same gold.
+                                   # Generated code and Delta's per-file statistics, which a small run does
+                                   # without, against the in-process runs' interpreted code and tables without
+                                   # statistics (tests/conftest.py): the same gold.
                                    "spark.sql.codegen.wholeStage": "true",
-                                   "spark.sql.codegen.factoryMode": "FALLBACK"})
+                                   "spark.sql.codegen.factoryMode": "FALLBACK",
+                                   "spark.databricks.delta.stats.collect": "true"})
     running = subprocess.Popen([sys.executable, "-m", "dataflix_spark.cli", "run", "--source", "cosmos",
                                 "--cosmos-emulator", "--lakehouse", str(lakehouse), "--as-of", AS_OF, "--conf", str(conf)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -188,6 +191,20 @@ def test_first_run_prints_its_source_and_one_line_per_stage_without_warnings(rou
     assert "Cosmos DB 127.0.0.1:" in stderr and "/rounds (datasource)" in stderr
     assert "InsecureRequestWarning" not in stderr and "Unverified HTTPS request" not in stderr
     assert "Traceback" not in stderr
+
+
+def _files_with_statistics(table: Path) -> tuple[int, int]:
+    """A Delta table's data files with statistics (a row count), and all of them."""
+    counts = pa.table(DeltaTable(str(table)).get_add_actions(flatten=True)).column("num_records").to_pylist()
+    return sum(count is not None for count in counts), len(counts)
+
+
+@pytest.mark.parametrize("name", ["fact_playback_sessions", "agg_qoe_daily"])
+def test_the_first_run_kept_statistics_as_its_conf_asks_and_the_small_runs_here_wrote_none(rounds, local_rounds,
+                                                                                             name):
+    with_statistics, files = _files_with_statistics(rounds["root"] / "after-round1" / "gold" / name)
+    assert with_statistics == files > 0  # and its gold equals the local run's (test_first_run_gold_equals_...)
+    assert _files_with_statistics(local_rounds / "round1" / "gold" / name)[0] == 0
 
 
 def test_an_emulator_is_sized_by_its_document_count_and_an_account_that_cannot_tell_is_not(server, two_rounds):

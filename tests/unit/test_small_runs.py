@@ -123,19 +123,41 @@ def test_a_cosmos_usage_header_gives_the_documents_kilobytes():
     assert documents_kilobytes(None) is None
 
 
-def test_code_generation_follows_the_size_unless_the_conf_sets_it(spark):
+def test_code_generation_and_delta_statistics_follow_the_size_unless_the_conf_sets_them(spark, monkeypatch):
     keys = list(cli.SMALL_RUN_SQL)
+    assert keys == ["spark.sql.codegen.wholeStage", "spark.sql.codegen.factoryMode",
+                    "spark.databricks.delta.stats.collect", "spark.databricks.delta.snapshotPartitions"]
     before = {key: spark.conf.get(key, None) for key in keys}
+    monkeypatch.setattr(cli, "_session_values", {})
     try:
+        spark.conf.set("spark.databricks.delta.snapshotPartitions", "3")  # as the session was started
         cli._size_settings(spark, Settings(), 1_000)
-        assert [spark.conf.get(key) for key in keys] == ["false", "NO_CODEGEN"]
+        assert [spark.conf.get(key) for key in keys] == ["false", "NO_CODEGEN", "false", "1"]
         cli._size_settings(spark, Settings(), cli.TINY_RUN_BYTES)  # the demo's size: interpreted code is slower
-        assert [spark.conf.get(key) for key in keys] == ["false", "FALLBACK"]
+        assert [spark.conf.get(key) for key in keys] == ["false", "FALLBACK", "false", "1"]
         cli._size_settings(spark, Settings(), None)  # not measured: a Cosmos DB or remote run
-        assert [spark.conf.get(key) for key in keys] == ["true", "FALLBACK"]
-        chosen = Settings(spark=SparkSettings(conf={"spark.sql.codegen.wholeStage": "true"}))
-        cli._size_settings(spark, chosen, 1_000)
-        assert [spark.conf.get(key) for key in keys] == ["true", "NO_CODEGEN"]
+        assert [spark.conf.get(key) for key in keys] == ["true", "FALLBACK", "true", "3"]  # the session's own again
+        cli._size_settings(spark, Settings(), 1_000)  # a watching process's next run, small again
+        assert [spark.conf.get(key) for key in keys] == ["false", "NO_CODEGEN", "false", "1"]
+        chosen = {"spark.sql.codegen.wholeStage": "true", "spark.databricks.delta.stats.collect": "true"}
+        for key, value in chosen.items():  # as a session started with them has them
+            spark.conf.set(key, value)
+        cli._size_settings(spark, Settings(spark=SparkSettings(conf=chosen)), 1_000)
+        assert [spark.conf.get(key) for key in keys] == ["true", "NO_CODEGEN", "true", "1"]
     finally:
         for key, value in before.items():
             spark.conf.unset(key) if value is None else spark.conf.set(key, value)
+
+
+def test_a_session_without_its_own_snapshot_tasks_gets_deltas_default_back_after_a_small_run(spark, monkeypatch):
+    key = "spark.databricks.delta.snapshotPartitions"
+    before = spark.conf.get(key)
+    monkeypatch.setattr(cli, "_session_values", {})
+    try:
+        spark.conf.unset(key)
+        cli._size_settings(spark, Settings(), 1_000)
+        assert spark.conf.get(key) == "1"
+        cli._size_settings(spark, Settings(), cli.SMALL_RUN_BYTES)
+        assert spark.conf.get(key, None) is None or spark.conf.get(key) == "50"  # unset: Delta's default
+    finally:
+        spark.conf.set(key, before)
