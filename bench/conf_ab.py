@@ -19,14 +19,12 @@ import json
 import shutil
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.run_bench import cpu_seconds  # noqa: E402
-from bench.warm_runs import _sql_executions  # noqa: E402
+from bench.warm_runs import measured_run, start_as_a_first_run  # noqa: E402
 
 
 def variant(text: str) -> tuple[str, dict[str, str]]:
@@ -38,12 +36,6 @@ def variant(text: str) -> tuple[str, dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dataflix_spark import cli
-    from dataflix_spark.config import load_settings
-    from dataflix_spark.pipeline import RunOptions, run
-    from dataflix_spark.session import get_spark
-    from dataflix_spark.sources.local_json import folder_bytes
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, type=Path)
     parser.add_argument("--as-of", required=True, type=dt.date.fromisoformat)
@@ -55,24 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 
-    settings = load_settings()
-    size = folder_bytes(str(args.input))  # a first run: no bronze yet
-    spark = get_spark(settings.spark, short_run=cli.is_short_run(size))
-    cli._size_settings(spark, settings, size)
+    spark, size, _ = start_as_a_first_run(args.input)
     variants = {"base": {}, **dict(args.variants)}
     keys = {key for conf in variants.values() for key in conf}
     session_values = {key: spark.conf.get(key, None) for key in keys}
-    jvm = spark._jvm.java.lang.ProcessHandle.current().pid()
-    count = 0
-
     def one_run() -> dict:
-        nonlocal count
-        count += 1
-        lakehouse = work / f"lakehouse-{count}"
-        before = (time.monotonic(), cpu_seconds(jvm), _sql_executions(spark))
-        run(spark, RunOptions(str(args.input.resolve()), str(lakehouse), args.as_of, "bench"))
-        measured = {"seconds": round(time.monotonic() - before[0], 2), "jvm_cpu_s": round(cpu_seconds(jvm) - before[1], 2),
-                    "sql_executions": _sql_executions(spark) - before[2]}
+        lakehouse = work / "lakehouse"
+        measured = measured_run(spark, args.input, lakehouse, args.as_of, digits=2)
         shutil.rmtree(lakehouse)
         return measured
 

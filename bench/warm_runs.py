@@ -46,13 +46,36 @@ def _sql_executions(spark) -> int:
     return store.executionsList(kept - 1, 1).head().executionId() + 1 if kept else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def start_as_a_first_run(input_dir: Path):
+    """Spark started as `dataflix run` without --conf starts it for a first run over `input_dir` (its default
+    settings, the short-run JIT and the small-run SQL settings by the input's size); returns (spark, size,
+    short_run)."""
     from dataflix_spark import cli
     from dataflix_spark.config import load_settings
-    from dataflix_spark.pipeline import RunOptions, run
     from dataflix_spark.session import get_spark
     from dataflix_spark.sources.local_json import folder_bytes
 
+    settings = load_settings()
+    size = folder_bytes(str(input_dir))  # a first run: no bronze yet
+    short_run = cli.is_short_run(size)
+    spark = get_spark(settings.spark, short_run=short_run)
+    cli._size_settings(spark, settings, size)
+    return spark, size, short_run
+
+
+def measured_run(spark, input_dir: Path, lakehouse: Path, as_of: dt.date, digits: int = 1) -> dict:
+    """One pipeline run into `lakehouse`: its wall seconds, the JVM's CPU seconds and Spark's SQL executions."""
+    from dataflix_spark.pipeline import RunOptions, run
+
+    jvm = spark._jvm.java.lang.ProcessHandle.current().pid()
+    before = (time.monotonic(), cpu_seconds(jvm), _sql_executions(spark))
+    run(spark, RunOptions(str(input_dir.resolve()), str(lakehouse), as_of, "bench"))
+    return {"seconds": round(time.monotonic() - before[0], digits),
+            "jvm_cpu_s": round(cpu_seconds(jvm) - before[1], digits),
+            "sql_executions": _sql_executions(spark) - before[2]}
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, type=Path)
     parser.add_argument("--as-of", required=True, type=dt.date.fromisoformat)
@@ -65,21 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 
-    settings = load_settings()
-    size = folder_bytes(str(args.input))  # a first run: no bronze yet
-    short_run = cli.is_short_run(size)
     started = time.monotonic()
-    spark = get_spark(settings.spark, short_run=short_run)
-    cli._size_settings(spark, settings, size)
+    spark, size, short_run = start_as_a_first_run(args.input)
     spark_start = time.monotonic() - started
-    jvm = spark._jvm.java.lang.ProcessHandle.current().pid()
-    runs = []
-    for index in range(args.runs):
-        before = (time.monotonic(), cpu_seconds(jvm), _sql_executions(spark))
-        run(spark, RunOptions(str(args.input.resolve()), str(work / f"lakehouse-{index}"), args.as_of, "bench"))
-        runs.append({"seconds": round(time.monotonic() - before[0], 1),
-                     "jvm_cpu_s": round(cpu_seconds(jvm) - before[1], 1),
-                     "sql_executions": _sql_executions(spark) - before[2]})
+    runs = [measured_run(spark, args.input, work / f"lakehouse-{index}", args.as_of) for index in range(args.runs)]
     spark.stop()
     result = {"input": str(args.input), "bytes": size, "spark_start_s": round(spark_start, 1), "runs": runs,
               **summary(runs), "cpus": os.cpu_count()}

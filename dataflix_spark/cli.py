@@ -340,12 +340,8 @@ def _size_settings(spark, settings: Settings, size: int | None) -> None:
             continue
         if otherwise is None:  # a watching process's later, larger run gets the session's value back
             otherwise = _session_values.setdefault(key, spark.conf.get(key, None))
-        if _below(size, limit):
-            spark.conf.set(key, under)
-        elif otherwise is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, otherwise)
+        value = under if _below(size, limit) else otherwise
+        spark.conf.unset(key) if value is None else spark.conf.set(key, value)
 
 
 def _size_said(size: int | None, new: int | None = None) -> str:
