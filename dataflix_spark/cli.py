@@ -494,9 +494,11 @@ def command_demo(args: argparse.Namespace) -> int:
         opts = RunOptions(input_dir=str(sample), lakehouse=lakehouse_path, as_of=summary.end_date,
                           pepper=resolve_pepper(), qoe=settings.qoe)
         run(spark, opts)
-        print(format_kpis(headline_kpis(spark, lakehouse_path)))
+        headline = headline_kpis(spark, lakehouse_path)
+        print(format_kpis(headline))
         print(f"\nGold tables: {lakehouse_path}/gold/<table> (Delta Lake); run log: {lakehouse_path}/ops/run_log")
-        print(f"Dashboard: {write_dashboard(spark, lakehouse_path, lakehouse.parent / 'dashboard.html')}", flush=True)
+        dashboard = write_dashboard(spark, lakehouse_path, lakehouse.parent / "dashboard.html", headline)
+        print(f"Dashboard: {dashboard}", flush=True)
         succeeded = True
     finally:
         _end_spark(spark, succeeded)

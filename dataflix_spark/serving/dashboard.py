@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 from decimal import Decimal
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from dataflix_spark.lakehouse import Lakehouse
+from dataflix_spark.ops.concurrent import run_concurrently
 from dataflix_spark.serving.kpis import headline_kpis
 from dataflix_spark.sinks.delta import read_table
 
@@ -189,39 +191,55 @@ def _records(df: DataFrame, *order: str) -> list[dict[str, object]]:
     return [{k: _plain(v) for k, v in row.asDict().items()} for row in df.orderBy(*order).collect()]
 
 
-def dashboard_data(spark: SparkSession, lakehouse: str, top_n: int = TOP_TITLES) -> dict[str, object]:
-    """Everything the page shows, as JSON-ready lists of small aggregates."""
+def dashboard_data(spark: SparkSession, lakehouse: str, top_n: int = TOP_TITLES,
+                   headline: dict[str, object] | None = None) -> dict[str, object]:
+    """Everything the page shows, as JSON-ready lists of small aggregates. `headline`: the lakehouse's
+    `headline_kpis`, when the caller has them already.
+
+    The datasets are collected side by side: each is a small query whose time is mostly the driver's (Delta's
+    snapshot, planning), so one query's planning fills another's gaps."""
     lake = Lakehouse(lakehouse)
-    gold = {name: read_table(spark, lake.gold(name)) for name in TABLES}
-    qoe = _records(qoe_by_day_device(gold["agg_qoe_daily"]), "date", "device_type")
-    kpis = _records(kpis_by_month(gold["kpi_monthly"]), "month")
+
+    def table(name: str) -> DataFrame:
+        return read_table(spark, lake.gold(name))
+
+    # Each dataset reads its tables in its own step: reading a Delta table loads its snapshot there and then.
+    datasets = {
+        "kpis": lambda: _records(kpis_by_month(table("kpi_monthly")), "month"),
+        "buffers": lambda: _records(buffers_by_month_device(table("agg_buffering_daily")), "month", "device_type"),
+        "errors": lambda: _records(
+            errors_by_month_device_code(table("agg_errors_daily")), "month", "device_type", "error_code"
+        ),
+        "qoe": lambda: _records(qoe_by_day_device(table("agg_qoe_daily")), "date", "device_type"),
+        "plans": lambda: _records(plans_by_month(table("agg_subscriptions_monthly")), "month", "plan"),
+        "subscriptions": lambda: _records(
+            subscriptions_by_month(table("agg_subscriptions_monthly"), table("kpi_monthly")), "month"
+        ),
+        "titles": lambda: _records(
+            top_titles(table("fact_playback_sessions"), table("dim_content"), top_n), "month", "device_type", "rank"
+        ),
+        "recommendations": lambda: _records(
+            recommendations_by_month_algorithm(table("agg_recommendations_daily")), "month", "algorithm"
+        ),
+        "recommendation_rank": lambda: _records(
+            recommendations_by_rank(table("agg_recommendation_rank")), "algorithm", "rank"
+        ),
+        "qoe_churn": lambda: _records(qoe_churn_by_month_bucket(table("agg_qoe_churn_monthly")), "month", "qoe_bucket"),
+        "revenue_at_risk": lambda: _records(
+            revenue_at_risk_by_day_device(table("revenue_at_risk_daily")), "date", "device_type"
+        ),
+        "recommendation_qoe": lambda: _records(
+            recommendation_qoe_by_month_device(table("agg_recommendation_qoe")), "month", "device_type", "play_source"
+        ),
+        "headline": (lambda: headline) if headline is not None else partial(headline_kpis, spark, lakehouse),
+    }
+    data = dict(zip(datasets, run_concurrently(spark, *datasets.values())))
+    headline_plain = {k: _plain(v) for k, v in data.pop("headline").items()}
     return {
-        "months": [row["month"] for row in kpis],
-        "devices": sorted({row["device_type"] for row in qoe if row["device_type"]}),
-        "kpis": {ALL: {k: _plain(v) for k, v in headline_kpis(spark, lakehouse).items()}, "monthly": kpis},
-        "buffers": _records(buffers_by_month_device(gold["agg_buffering_daily"]), "month", "device_type"),
-        "errors": _records(
-            errors_by_month_device_code(gold["agg_errors_daily"]), "month", "device_type", "error_code"
-        ),
-        "qoe": qoe,
-        "plans": _records(plans_by_month(gold["agg_subscriptions_monthly"]), "month", "plan"),
-        "subscriptions": _records(
-            subscriptions_by_month(gold["agg_subscriptions_monthly"], gold["kpi_monthly"]), "month"
-        ),
-        "titles": _records(
-            top_titles(gold["fact_playback_sessions"], gold["dim_content"], top_n), "month", "device_type", "rank"
-        ),
-        "recommendations": _records(
-            recommendations_by_month_algorithm(gold["agg_recommendations_daily"]), "month", "algorithm"
-        ),
-        "recommendation_rank": _records(recommendations_by_rank(gold["agg_recommendation_rank"]), "algorithm", "rank"),
-        "qoe_churn": _records(qoe_churn_by_month_bucket(gold["agg_qoe_churn_monthly"]), "month", "qoe_bucket"),
-        "revenue_at_risk": _records(
-            revenue_at_risk_by_day_device(gold["revenue_at_risk_daily"]), "date", "device_type"
-        ),
-        "recommendation_qoe": _records(
-            recommendation_qoe_by_month_device(gold["agg_recommendation_qoe"]), "month", "device_type", "play_source"
-        ),
+        "months": [row["month"] for row in data["kpis"]],
+        "devices": sorted({row["device_type"] for row in data["qoe"] if row["device_type"]}),
+        **data,
+        "kpis": {ALL: headline_plain, "monthly": data["kpis"]},
         "top_n": top_n,
     }
 
@@ -241,9 +259,11 @@ def render_html(data: dict[str, object]) -> str:
     )
 
 
-def write_dashboard(spark: SparkSession, lakehouse: str, out: str | Path) -> Path:
-    """Writes the dashboard of `lakehouse`'s gold tables to `out`; returns its absolute path."""
+def write_dashboard(spark: SparkSession, lakehouse: str, out: str | Path,
+                    headline: dict[str, object] | None = None) -> Path:
+    """Writes the dashboard of `lakehouse`'s gold tables to `out` (`headline`: as `dashboard_data`); returns its
+    absolute path."""
     path = Path(out).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(dashboard_data(spark, lakehouse)), encoding="utf-8")
+    path.write_text(render_html(dashboard_data(spark, lakehouse, headline=headline)), encoding="utf-8")
     return path

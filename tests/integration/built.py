@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 
@@ -62,3 +63,9 @@ def cancellation_of_an_open_subscription(folder: Path) -> dict:
                and s["id"] not in cancelled_ids and not s["id"].startswith("sub-bad"))
     return {**sub, "status": "cancelled", "cancelledAt": "2026-10-30T12:00:00Z", "endDate": "2026-10-31",
             "autoRenew": False, "_ts": sub["_ts"] + 10_000_000}
+
+
+def embedded_data(dashboard: Path) -> dict:
+    """The data a dashboard file embeds (its JSON script tag)."""
+    html = dashboard.read_text()
+    return json.loads(re.search(r'<script type="application/json" id="dataflix-data">(.*?)</script>', html, re.S)[1])

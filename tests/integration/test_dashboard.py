@@ -6,6 +6,7 @@ Set DATAFLIX_DOCS_SCREENSHOT=1 to also refresh docs/dashboard.png (the README's 
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from decimal import Decimal
@@ -15,7 +16,9 @@ import pytest
 from deltalake import DeltaTable
 from playwright.sync_api import sync_playwright
 
-from dataflix_spark.serving.dashboard import write_dashboard
+from dataflix_spark.serving.dashboard import dashboard_data, write_dashboard
+from dataflix_spark.serving.kpis import headline_kpis
+from tests.integration.built import embedded_data
 
 CHROMIUM = "/usr/bin/chromium"
 CHARTS = [
@@ -168,3 +171,13 @@ def test_month_and_device_filters_rerender_from_gold(browser_page, lakehouse, bu
     page.select_option("#filter-month", "all")
     page.select_option("#filter-device", "all")
     page.wait_for_selector("body[data-rendered='all|all']", timeout=10_000)
+
+
+def test_headline_kpis_handed_over_are_the_ones_shown_and_the_datasets_stay_the_same(spark, lakehouse, dashboard_file):
+    """The demo prints the headline KPIs, then hands them to the dashboard instead of computing them again; the
+    datasets, collected side by side, are the ones the file embeds."""
+    embedded = embedded_data(dashboard_file)
+    handed = {**headline_kpis(spark, str(lakehouse)), "revenue": Decimal("1.50")}
+    data = json.loads(json.dumps(dashboard_data(spark, str(lakehouse), headline=handed)))
+    assert data["kpis"]["all"] == {**embedded["kpis"]["all"], "revenue": 1.5} != embedded["kpis"]["all"]
+    assert {**data, "kpis": None} == {**embedded, "kpis": None} and data["kpis"]["monthly"] == embedded["kpis"]["monthly"]

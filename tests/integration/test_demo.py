@@ -1,13 +1,14 @@
 """`dataflix demo` as a user runs it (smaller than the default sample, same code path), twice in the same folders."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 
 from deltalake import DeltaTable
+
+from tests.integration.built import embedded_data
 
 
 def _demo(tmp_path, *options: str) -> subprocess.CompletedProcess:
@@ -24,11 +25,6 @@ def _printed(result: subprocess.CompletedProcess) -> dict[str, float]:
     found = re.findall(r"^  (Revenue|Content|Subscribers|New subscribers|Cancellations|Buffer events)\s+\$?([\d,.]+)",
                        result.stdout, flags=re.M)
     return {name: float(value.replace(",", "")) for name, value in found}
-
-
-def _dashboard_data(path) -> dict:
-    html = path.read_text()
-    return json.loads(re.search(r'<script type="application/json" id="dataflix-data">(.*?)</script>', html, re.S)[1])
 
 
 def test_demo_prints_the_kpis_of_its_data_and_every_chart_has_data_then_a_rerun_starts_fresh(tmp_path):
@@ -48,7 +44,7 @@ def test_demo_prints_the_kpis_of_its_data_and_every_chart_has_data_then_a_rerun_
     dashboard = tmp_path / "dashboard.html"  # next to the lakehouse
     assert f"Dashboard: {dashboard}" in first.stdout
 
-    data = _dashboard_data(dashboard)
+    data = embedded_data(dashboard)
     for chart in ("months", "devices", "buffers", "errors", "qoe", "plans", "subscriptions", "titles",
                   "recommendations", "recommendation_rank", "qoe_churn", "revenue_at_risk", "recommendation_qoe"):
         assert data[chart], f"the demo's {chart} chart has no data"
