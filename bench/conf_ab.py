@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     variants = {"base": {}, **dict(args.variants)}
     keys = {key for conf in variants.values() for key in conf}
     session_values = {key: spark.conf.get(key, None) for key in keys}
+
     def one_run() -> dict:
         lakehouse = work / "lakehouse"
         measured = measured_run(spark, args.input, lakehouse, args.as_of, digits=2)

@@ -30,12 +30,6 @@ from dataflix_spark.sinks.delta import read_table
 ALL = "all"  # the key of "every month" / "every device" in the per-filter datasets
 TOP_TITLES = 10
 
-TABLES = (
-    "kpi_monthly", "agg_errors_daily", "agg_qoe_daily", "agg_buffering_daily", "agg_subscriptions_monthly",
-    "fact_playback_sessions", "dim_content", "agg_recommendations_daily", "agg_recommendation_rank",
-    "agg_qoe_churn_monthly", "revenue_at_risk_daily", "agg_recommendation_qoe",
-)
-
 
 def month_key(day: Column) -> Column:
     """'yyyy-MM' of a date: the month the page filters on."""
