@@ -42,6 +42,7 @@ from dataflix_spark.sinks.delta import (
     enable_change_feed,
     overwrite_table,
     read_changes,
+    read_pinned,
     read_table,
     replace_rows,
     table_exists,
@@ -92,7 +93,7 @@ def unlogged_runs(spark: SparkSession, lake: Lakehouse, container: str, bronze_r
     """Runs with rows in bronze but no run-log row for this container: runs that were killed."""
     logged: set[str] = set()
     if bronze_runs and table_exists(spark, lake.ops("run_log")):
-        rows = read_table(spark, lake.ops("run_log")).where(F.col("container") == container).select("run_id")
+        rows = read_pinned(spark, lake.ops("run_log")).where(F.col("container") == container).select("run_id")
         logged = {row[0] for row in rows.distinct().collect()}
     return sorted(bronze_runs - logged)
 
@@ -127,7 +128,7 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, take
     if not (taken.rows is not None or pending or opts.full_refresh) or not table_exists(spark, lake.bronze(container)):
         progress.stage(f"{container}: nothing new")
         return Ingested(ContainerCounts(opts.run_id, container, 0, 0, 0, 0, 0, started, _now()))
-    bronze = read_table(spark, lake.bronze(container))
+    bronze = read_pinned(spark, lake.bronze(container), data_skipping=True)
     runs = sorted(set(pending) | {opts.run_id})
     batch = bronze if opts.full_refresh else bronze.where(F.col("run_id").isin(runs))
     scope = f"container = '{container}'" + ("" if opts.full_refresh else f" AND run_id IN ({_sql_list(runs)})")
@@ -200,12 +201,12 @@ def _unknown_content(spark: SparkSession, lake: Lakehouse, before: int | None) -
     """The events this run accepted (wrote to silver after version `before`; all of silver when None or -1) whose
     content is not in the catalogue. Read back from silver: recomputing them would redo the de-duplication."""
     path = lake.silver("playback_events")
-    written = read_table(spark, path) if before is None or before < 0 else read_changes(
+    written = read_pinned(spark, path) if before is None or before < 0 else read_changes(
         spark, path, before, change_types=("insert", "update_postimage")
     )
     if written is None:
         return 0
-    catalogue = read_table(spark, lake.silver("content")).select("content_id")
+    catalogue = read_pinned(spark, lake.silver("content")).select("content_id")
     return written.select("content_id").join(catalogue, on="content_id", how="left_anti").count()
 
 
@@ -218,7 +219,7 @@ def _gold_is_current(spark: SparkSession, lake: Lakehouse, opts: RunOptions, cou
         return False
     if not all(table_exists(spark, lake.gold(name)) for name in gold_build.GOLD_TABLES):
         return False
-    last = read_table(spark, lake.ops("run_log")).agg(F.max_by("as_of", "finished_at")).head()[0]
+    last = read_pinned(spark, lake.ops("run_log")).agg(F.max_by("as_of", "finished_at")).head()[0]
     state = last_gold_state(spark, lake)
     return last == opts.as_of and state is not None and state.thresholds == opts.qoe
 

@@ -53,6 +53,7 @@ from dataflix_spark.ops.progress import Progress
 from dataflix_spark.sinks.delta import (
     compact,
     overwrite_table,
+    read_pinned,
     read_table,
     replace_rows,
     replace_scope,
@@ -100,12 +101,24 @@ class _Gold:
 
     def __init__(self, spark: SparkSession, lake: Lakehouse, progress: Progress) -> None:
         self.spark, self.lake, self.progress = spark, lake, progress
+        # Tables several builders read, over their files listed once (`read_pinned`); a write drops its table's.
+        self._read: dict[str, DataFrame] = {}
+
+    def _pinned(self, path: str) -> DataFrame:
+        if path not in self._read:
+            self._read[path] = read_pinned(self.spark, path)
+        return self._read[path]
 
     def silver(self, container: str) -> DataFrame:
-        return read_table(self.spark, self.lake.silver(container))
+        return self._pinned(self.lake.silver(container))
 
     def table(self, name: str, version: int | None = None) -> DataFrame:
-        return read_table(self.spark, self.path(name), version)
+        if version is not None:
+            return read_table(self.spark, self.path(name), version)
+        return self._pinned(self.path(name))
+
+    def _written(self, name: str) -> None:
+        self._read.pop(self.path(name), None)
 
     def path(self, name: str) -> str:
         return self.lake.work(name) if name in WORK_TABLES else self.lake.gold(name)
@@ -116,13 +129,14 @@ class _Gold:
     def label(self, name: str) -> str:
         return f"work table {name}" if name in WORK_TABLES else f"gold {name}"
 
-    def publish(self, name: str, df: DataFrame) -> DataFrame:
+    def publish(self, name: str, df: DataFrame) -> None:
         overwrite_table(df, self.path(name), PARTITIONS.get(name))
+        self._written(name)
         self.progress.stage(f"{self.label(name)} written")
-        return self.table(name)
 
     def replace_days(self, name: str, df: DataFrame, column: str, days: list[dt.date], unit: str = "day(s)") -> None:
         replace_rows(self.spark, df, self.path(name), _in(column, days))
+        self._written(name)
         self.progress.stage(f"{self.label(name)}: {len(days)} {unit} recomputed")
 
     def replace_scope(self, name: str, fresh: DataFrame, scope: DataFrame, key: list[str],
@@ -135,6 +149,7 @@ class _Gold:
         if day_column:
             # MERGE adds files to the partitions it touches; DirectQuery wants few, large ones.
             compact(self.spark, self.path(name), _in(day_column, days) if days is not None else None)
+        self._written(name)
         self.progress.stage(f"{self.label(name)}: affected rows recomputed")
 
 
@@ -147,8 +162,8 @@ def build_all(spark: SparkSession, lake: Lakehouse, as_of: dt.date, progress: Pr
     events = gold.silver("playback_events")
 
     def sessions() -> None:
-        dim_content = gold.publish("dim_content", build_dim_content(gold.silver("content")))
-        gold.publish("fact_playback_sessions", build_fact_playback_sessions(events, dim_content))
+        gold.publish("dim_content", build_dim_content(gold.silver("content")))
+        gold.publish("fact_playback_sessions", build_fact_playback_sessions(events, gold.table("dim_content")))
 
     run_concurrently(
         spark,
@@ -328,8 +343,8 @@ def _conversion_counts(lists: DataFrame, sessions: DataFrame) -> DataFrame:
 def _publish_recommendations(gold: _Gold, sessions: DataFrame) -> None:
     counts = _conversion_counts(gold.silver("recommendations"), sessions)
     gold.publish("agg_recommendations_daily", recommendations_daily_from_counts(counts))
-    rank_daily = gold.publish(RANK_DAILY, rank_daily_from_counts(counts))
-    gold.publish("agg_recommendation_rank", rollup_recommendation_rank(rank_daily))
+    gold.publish(RANK_DAILY, rank_daily_from_counts(counts))
+    gold.publish("agg_recommendation_rank", rollup_recommendation_rank(gold.table(RANK_DAILY)))
     counts.unpersist()
 
 
@@ -398,8 +413,8 @@ def _publish_dim_user(gold: _Gold, as_of: dt.date) -> None:
 
 
 def _publish_subscriptions(gold: _Gold, as_of: dt.date) -> None:
-    subscriptions = gold.publish("fact_subscriptions", build_fact_subscriptions(gold.silver("subscriptions")))
-    gold.publish("agg_subscriptions_monthly", build_agg_subscriptions_monthly(subscriptions, as_of))
+    gold.publish("fact_subscriptions", build_fact_subscriptions(gold.silver("subscriptions")))
+    gold.publish("agg_subscriptions_monthly", build_agg_subscriptions_monthly(gold.table("fact_subscriptions"), as_of))
 
 
 def _publish_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds) -> None:

@@ -11,7 +11,7 @@ from pyspark.sql import types as T
 
 from dataflix_spark.config import QoeThresholds
 from dataflix_spark.lakehouse import Lakehouse
-from dataflix_spark.sinks.delta import append_table, read_table, table_exists, table_version
+from dataflix_spark.sinks.delta import append_table, read_pinned, table_exists, table_version
 
 GOLD_STATE_SCHEMA = T.StructType([
     T.StructField("run_id", T.StringType(), False),
@@ -53,7 +53,7 @@ def last_gold_state(spark: SparkSession, lake: Lakehouse) -> GoldState | None:
     """The newest recorded build (a handful of rows per run: collecting them is cheap)."""
     if not table_exists(spark, lake.ops("gold_state")):
         return None
-    state = read_table(spark, lake.ops("gold_state"))
+    state = read_pinned(spark, lake.ops("gold_state"))
     newest = state.agg(F.max("built_at")).head()[0]
     rows = state.where(F.col("built_at") == newest).collect()
     thresholds = QoeThresholds(rows[0]["qoe_rebuffer_ratio"], rows[0]["qoe_startup_p90_ms"])

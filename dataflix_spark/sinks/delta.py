@@ -144,6 +144,47 @@ def read_table(spark: SparkSession, path: str, version: int | None = None) -> Da
     return reader.load(path)
 
 
+def read_pinned(spark: SparkSession, path: str, data_skipping: bool = False) -> DataFrame:
+    """The table at its newest version, over a list of its files taken now. A query over `read_table`'s DataFrame
+    lists the table's files itself, a Spark job over the log's state each time (about 0.1 s in a warm JVM for a small
+    table); over this one it does not, so a table that several queries read is listed once. Later commits are not
+    seen. Partition filters prune the list; Delta's statistics skip nothing. With `data_skipping` (a filter on a data
+    column, such as bronze's `run_id`), a table whose files carry statistics is read by Delta at that version instead,
+    so that they do."""
+    jvm, log = spark._jvm, _delta_log(spark, path)
+    snapshot = _snapshot(spark, log)
+    files = _replayed_files(spark, log, snapshot)
+    if data_skipping and (files is None or _any_statistics(spark, files)):
+        return read_table(spark, path, int(snapshot.version()))
+    if files is None:
+        files = jvm.scala.jdk.javaapi.CollectionConverters.asScala(snapshot.allFiles().collectAsList()).toSeq()
+    return DataFrame(log.createDataFrame(snapshot, files, False, jvm.scala.Option.empty()), spark)
+
+
+def _any_statistics(spark: SparkSession, files) -> bool:
+    return any(f.stats() is not None for f in spark._jvm.scala.jdk.javaapi.CollectionConverters.asJava(files))
+
+
+# Up to this many commits and no checkpoint, a table's files are replayed from its commits on the driver.
+_REPLAYED_COMMITS = 20
+
+
+def _replayed_files(spark: SparkSession, log, snapshot):
+    """The files of a table with no checkpoint and a few commits (every table of a small lakehouse), replayed from
+    its commit files on the driver by Delta's own replay: about 20 ms, against 0.3-0.5 s in a warm JVM for the Spark
+    job that builds the log's state. None for any other table."""
+    version = snapshot.version()
+    if version >= _REPLAYED_COMMITS or snapshot.logSegment().checkpointProvider().version() >= 0:
+        return None
+    jvm = spark._jvm
+    replay = jvm.org.apache.spark.sql.delta.actions.InMemoryLogReplay(0, jvm.scala.Option.empty())
+    commits = log.getChanges(0, version, True)  # every commit up to this version, or an error if one is missing
+    while commits.hasNext():
+        commit = commits.next()
+        replay.append(commit._1(), commit._2().iterator())
+    return replay.allFiles()
+
+
 # A table's version, properties and last commit's metrics are read from its log on the driver. DeltaTable.history()
 # and detail() build a DataFrame of every field and run Spark for it: about 150 ms a call in a warm JVM against 7 ms,
 # and a run asked a dozen times (docs/performance.md). These are Delta's own classes, of the pinned delta-spark 4.0.

@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 from dataflix_spark.config import ConfigError, CosmosConfig
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.schemas import COSMOS_MARKS_SCHEMA
-from dataflix_spark.sinks.delta import append_table, read_table, table_exists
+from dataflix_spark.sinks.delta import append_table, read_pinned, table_exists
 from dataflix_spark.sources import NewRows, SourceError, rows_of_unrecorded_runs
 
 log = logging.getLogger("dataflix")
@@ -345,7 +345,7 @@ def read_marks(spark: SparkSession, lake: Lakehouse, container: str, location: s
     recorded for the container (one small row per run)."""
     if not table_exists(spark, lake.ops("cosmos_marks")):
         return None, set()
-    rows = (read_table(spark, lake.ops("cosmos_marks")).where(F.col("container") == container)
+    rows = (read_pinned(spark, lake.ops("cosmos_marks")).where(F.col("container") == container)
             .select("run_id", "source", "high_water_ts").collect())
     marks = [r["high_water_ts"] for r in rows if r["source"] == location and r["high_water_ts"] is not None]
     return (max(marks) if marks else None), {r["run_id"] for r in rows}
@@ -398,7 +398,7 @@ class CosmosSource:
             raise SourceError(describe_failure(error, self.account, container)) from None
         new, bronze_runs, count = staged, set(recorded), returned
         if table_exists(spark, lake.bronze(container)):
-            bronze = read_table(spark, lake.bronze(container))
+            bronze = read_pinned(spark, lake.bronze(container), data_skipping=True)
             # Killed runs' rows are in bronze without a mark: processed by this run, their versions not read again.
             unmarked = rows_of_unrecorded_runs(bronze, recorded)
             bronze_runs |= {row[0] for row in unmarked.select("run_id").distinct().collect()}

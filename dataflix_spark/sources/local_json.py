@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from dataflix_spark.lakehouse import CONTAINERS, Lakehouse
 from dataflix_spark.schemas import SOURCE_FILES_SCHEMA
-from dataflix_spark.sinks.delta import append_table, read_table, table_exists
+from dataflix_spark.sinks.delta import append_table, read_pinned, table_exists
 from dataflix_spark.sources import NewRows, rows_of_unrecorded_runs
 
 log = logging.getLogger("dataflix")
@@ -86,12 +86,12 @@ def bronze_inventory(spark: SparkSession, lake: Lakehouse, container: str) -> Br
         return BronzeInventory()
     recorded: list = []
     if table_exists(spark, lake.ops("source_files")):
-        table = read_table(spark, lake.ops("source_files"))
+        table = read_pinned(spark, lake.ops("source_files"))
         as_listed = [F.col(c) if c in table.columns else F.lit(None).alias(c) for c in ("size_bytes", "modified_ms")]
         recorded = (table.where(F.col("container") == container)
                     .select("run_id", "source_file", *as_listed).distinct().collect())
     runs = sorted({r["run_id"] for r in recorded})
-    bronze = read_table(spark, lake.bronze(container))
+    bronze = read_pinned(spark, lake.bronze(container), data_skipping=True)
     others = rows_of_unrecorded_runs(bronze, set(runs))
     unrecorded = {(p["run_id"], file_key(p["source_file"]))
                   for p in others.select("run_id", "source_file").distinct().collect()}

@@ -1,8 +1,15 @@
 """sinks.delta: a table's version, properties and last commit's metrics, read from the log on the driver, are what
-`DeltaTable.history(1)` and `detail()` say; `upsert_newer` counts the rows its MERGE wrote."""
+`DeltaTable.history(1)` and `detail()` say; `upsert_newer` counts the rows its MERGE wrote; `read_pinned` reads what
+`read_table` reads at that version, partition values and pruning included."""
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
 from delta.tables import DeltaTable
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from dataflix_spark.sinks.delta import (
@@ -10,6 +17,10 @@ from dataflix_spark.sinks.delta import (
     append_table,
     enable_change_feed,
     last_commit,
+    overwrite_table,
+    read_pinned,
+    read_table,
+    replace_rows,
     table_properties,
     table_version,
     upsert_newer,
@@ -62,3 +73,52 @@ def test_properties_are_details_and_the_change_feed_is_turned_on_once(spark, tmp
     assert table_properties(spark, path) == detail() and detail()["delta.enableChangeDataFeed"] == "true"
     enable_change_feed(spark, path)  # already on: no commit
     assert table_version(spark, path) == 1
+
+
+@pytest.mark.parametrize("checkpointed", [False, True], ids=["replayed-on-the-driver", "listed-by-spark"])
+def test_a_pinned_read_is_the_table_at_its_version_partitions_pruned_and_later_commits_unseen(spark, tmp_path,
+                                                                                            checkpointed):
+    """Its files come from the commits replayed on the driver (a table without a checkpoint) or from Spark's state
+    of the log (after a checkpoint): the same rows either way."""
+    path = str(tmp_path / "t")
+    day = lambda d: dt.date(2026, 10, d)  # noqa: E731
+    rows = [("a", 1, day(1)), ("b", 2, day(1)), ("c", 3, day(2)), ("d", None, day(3))]
+    schema = "doc_id string, n long, day date"
+    properties = {**TABLE_PROPERTIES, "delta.checkpointInterval": "1"} if checkpointed else None
+    overwrite_table(spark.createDataFrame(rows[:1], schema), path, partition_by=["day"], properties=properties)
+    replace_rows(spark, spark.createDataFrame(rows[2:], schema), path, "day > DATE'2026-10-01'")
+    replace_rows(spark, spark.createDataFrame(rows[1:2], schema), path, "day = DATE'2026-10-01'")
+    assert (Path(path) / "_delta_log" / "_last_checkpoint").exists() == checkpointed
+
+    pinned = read_pinned(spark, path)
+    assert pinned.schema == read_table(spark, path).schema
+    assert_df_equality(pinned, read_table(spark, path), ignore_row_order=True)
+    assert sorted(pinned.collect()) == sorted(rows[1:])
+    on_day_two = pinned.where(F.col("day") == day(2))
+    assert on_day_two.collect() == [("c", 3, day(2))]
+    scanned = on_day_two.groupBy().count()._jdf.queryExecution().executedPlan().toString()
+    assert "PartitionFilters: [isnotnull(day" in scanned and "= 2026-10-02" in scanned
+
+    replace_rows(spark, spark.createDataFrame([("e", 5, day(2))], schema), path, "day = DATE'2026-10-02'")
+    assert sorted(r.doc_id for r in pinned.collect()) == ["b", "c", "d"]  # still the version it was read at
+    assert sorted(r.doc_id for r in read_pinned(spark, path).collect()) == ["b", "d", "e"]
+
+
+@pytest.mark.parametrize("statistics", [True, False], ids=["with-statistics", "without"])
+def test_a_pinned_read_for_a_data_filter_keeps_deltas_skipping_when_the_files_have_statistics(spark, tmp_path,
+                                                                                           statistics):
+    """Bronze is read by `run_id`: files with statistics are skipped by Delta (one of three read); files without
+    any give Delta nothing to skip, so the pinned list is read whole (all three)."""
+    path = str(tmp_path / "t")
+    before = spark.conf.get("spark.databricks.delta.stats.collect")
+    spark.conf.set("spark.databricks.delta.stats.collect", str(statistics).lower())
+    try:
+        for run in ("a", "b", "c"):
+            append_table(spark.createDataFrame([(run, i) for i in range(3)], "run_id string, n int").coalesce(1), path)
+    finally:
+        spark.conf.set("spark.databricks.delta.stats.collect", before)
+    query = read_pinned(spark, path, data_skipping=True).where(F.col("run_id") == "b")
+    assert sorted(query.collect()) == [("b", 0), ("b", 1), ("b", 2)]
+    scan = query._jdf.queryExecution().executedPlan().collectLeaves().apply(0)
+    assert scan.metrics().apply("numFiles").value() == (1 if statistics else 3)
+    assert ("TahoeBatchFileIndex" in scan.toString()) != statistics
