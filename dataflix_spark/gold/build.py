@@ -1,6 +1,7 @@
 """Builds the gold tables from silver: all of them (`build_all`), or only what a run's silver
 changes touch (`build_changes`). Each table is written, then read back by the tables that use it,
-so Delta (not a recomputed plan) is the hand-over between builders.
+so Delta (not a recomputed plan) is the hand-over between builders: over its files listed once
+(`read_pinned`), since several builders read most tables.
 
 The incremental build recomputes, from silver and gold, exactly the rows the changes can reach:
   - player sessions with a changed event (old and new versions of the event),
@@ -109,11 +110,15 @@ class _Gold:
             self._read[path] = read_pinned(self.spark, path)
         return self._read[path]
 
-    def silver(self, container: str) -> DataFrame:
-        return self._pinned(self.lake.silver(container))
+    # `by_day`: for queries that select some days of a table partitioned by day. Delta then lists only those days'
+    # files and sizes the scan by them; a pinned list is sized by the whole table, so the planner would not
+    # broadcast a few days of a large one.
+    def silver(self, container: str, by_day: bool = False) -> DataFrame:
+        path = self.lake.silver(container)
+        return read_table(self.spark, path) if by_day else self._pinned(path)
 
-    def table(self, name: str, version: int | None = None) -> DataFrame:
-        if version is not None:
+    def table(self, name: str, version: int | None = None, by_day: bool = False) -> DataFrame:
+        if version is not None or by_day:
             return read_table(self.spark, self.path(name), version)
         return self._pinned(self.path(name))
 
@@ -192,7 +197,7 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     """Brings gold up to date with `changes` (silver content unchanged), recomputing only the rows they reach.
     Like `build_all`, in waves of tables written at once."""
     gold = _Gold(spark, lake, progress)
-    events = gold.silver("playback_events")
+    events = gold.silver("playback_events", by_day=True)
     # Read from the change feed once, not once by every table the changes reach.
     feeds = {name: getattr(changes, name) for name in ("playback_events", "recommendations", "subscriptions")}
     feeds = {name: df.persist(StorageLevel.MEMORY_AND_DISK) for name, df in feeds.items() if df is not None}
@@ -221,7 +226,7 @@ def build_changes(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changes:
     persisted += session_update.persisted
     session_days = session_update.days
 
-    sessions = gold.table("fact_playback_sessions")
+    sessions = gold.table("fact_playback_sessions", by_day=True)
 
     def session_tables() -> None:
         on_days = sessions.where(_in("session_date", session_days))
@@ -351,7 +356,7 @@ def _publish_recommendations(gold: _Gold, sessions: DataFrame) -> None:
 def _update_recommendation_days(gold: _Gold, days: list[dt.date]) -> None:
     lists = _lists_shown_on(gold, days)
     window_days = sorted(set(days) | {d + dt.timedelta(days=1) for d in days})
-    sessions = gold.table("fact_playback_sessions").where(_in("session_date", window_days))
+    sessions = gold.table("fact_playback_sessions", by_day=True).where(_in("session_date", window_days))
     counts = _conversion_counts(lists, sessions)
     gold.replace_days("agg_recommendations_daily", recommendations_daily_from_counts(counts), "date", days)
     gold.replace_days(RANK_DAILY, rank_daily_from_counts(counts), "date", days)
@@ -362,7 +367,7 @@ def _update_recommendation_days(gold: _Gold, days: list[dt.date]) -> None:
 def _lists_shown_on(gold: _Gold, days: list[dt.date]) -> DataFrame:
     """The silver lists shown on `days`: from those days' partitions only, in a lakehouse whose silver lists are
     partitioned by day (every lakehouse made or fully refreshed since `shown_date` exists; before, all were read)."""
-    lists = gold.silver("recommendations")
+    lists = gold.silver("recommendations", by_day=True)
     return lists.where(_in(F.col("shown_date") if "shown_date" in lists.columns else F.to_date("shown_at"), days))
 
 
@@ -432,7 +437,7 @@ def _update_qoe_business(gold: _Gold, as_of: dt.date, thresholds: QoeThresholds,
     """The QoE-business tables for changed sessions and lists when billing and the as-of date did not change:
     the months of the changed sessions, the 7 dates each session day reaches, and the session days a changed
     list can label (its day and the next)."""
-    subscriptions, sessions = gold.table("fact_subscriptions"), gold.table("fact_playback_sessions")
+    subscriptions, sessions = gold.table("fact_subscriptions"), gold.table("fact_playback_sessions", by_day=True)
     months = sorted({d.replace(day=1) for d in session_days if d <= as_of})
     if months:
         in_months = sessions.where(_in(F.trunc("session_date", "month"), months))
