@@ -288,6 +288,35 @@ def _local_file_system_jar(master: str | None) -> Path | None:
     return local_file_system.compiled_jar(ClassCache._folder(), _java_path(), Path(_find_spark_home()) / "jars")
 
 
+def _keep_jvm_names(view) -> None:
+    """Makes the session's py4j JVM view keep each class and subpackage it resolves. py4j asks the JVM again on every
+    access (`spark._jvm.org.apache…`, and PySpark's own `sc._jvm.functions` for each `F.col`, `F.lit`, …), and the
+    JVM first tries the name under each of the view's wildcard imports: each miss searches every jar on the class
+    path. A small run made about 3,700 such lookups, 2.3 s of its threads' time in a warm JVM (docs/performance.md).
+    Classes and packages do not change while a JVM runs; static fields and methods are still asked each time. Kept
+    per view, so a new JVM starts empty; installed once the session is up, after PySpark's imports into the view
+    (which change what a short name means)."""
+    from py4j.java_gateway import JavaClass, JavaPackage, JVMView
+
+    class NamesKept:
+        def __getattr__(self, name):
+            found = super().__getattr__(name)
+            if type(found) is JavaPackage:
+                found.__class__ = PackageNamesKept
+            if isinstance(found, (JavaClass, JavaPackage)) and not name.startswith("__"):
+                self.__dict__[name] = found
+            return found
+
+    class ViewNamesKept(NamesKept, JVMView):
+        pass
+
+    class PackageNamesKept(NamesKept, JavaPackage):
+        pass
+
+    if type(view) is JVMView:
+        view.__class__ = ViewNamesKept
+
+
 _made_class_cache: ClassCache | None = None  # the archive this process's JVM writes at its exit, if any
 
 
@@ -362,6 +391,7 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
     if tasks is not None and not spark.sparkContext.getConf().contains(snapshot):
         spark.conf.set(snapshot, str(tasks))
     spark.sparkContext.setLogLevel("ERROR")
+    _keep_jvm_names(spark.sparkContext._jvm)
     return spark
 
 

@@ -11,6 +11,7 @@ from deltalake import DeltaTable
 
 import dataflix_spark
 from dataflix_spark.generate import generate
+from dataflix_spark.session import SHORT_RUN_JAVA_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,6 +26,8 @@ def test_spark_submit_runs_the_pipeline(tmp_path):
            "DATAFLIX_PEPPER": "submit-pepper"}
     result = subprocess.run(
         [str(bin_dir / "spark-submit"), "--master", "local[2]", "--packages", "io.delta:delta-spark_2.13:4.0.1",
+         # A short run, as the README says: the short-run JIT (session.SHORT_RUN_JAVA_OPTIONS).
+         "--driver-java-options", " ".join(SHORT_RUN_JAVA_OPTIONS),
          # CI keeps Maven jars inside its clone (spark-submit's own default is ~/.ivy2.5.2).
          *(["--conf", f"spark.jars.ivy={os.environ['DATAFLIX_IVY_DIR']}"] if os.environ.get("DATAFLIX_IVY_DIR") else []),
          "--py-files", package, str(REPO / "jobs" / "run_pipeline.py"),
@@ -32,6 +35,7 @@ def test_spark_submit_runs_the_pipeline(tmp_path):
         capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert f'--driver-java-options "{" ".join(SHORT_RUN_JAVA_OPTIONS)}"' in (REPO / "README.md").read_text()
     log = DeltaTable(str(tmp_path / "lakehouse" / "ops" / "run_log")).to_pandas()
     assert (log["read"] == log["accepted"] + log["quarantined"] + log["duplicates"]).all()
     sessions = DeltaTable(str(tmp_path / "lakehouse" / "gold" / "fact_playback_sessions")).to_pandas()

@@ -33,3 +33,26 @@ def test_jvm_starts_take_turns_on_the_ivy_folder(tmp_path, monkeypatch):
 def test_a_running_jvm_resolves_nothing_and_takes_no_lock(spark, tmp_path):
     with session._one_jvm_start_at_a_time(str(tmp_path / "ivy")):
         assert not (tmp_path / "ivy").exists()
+
+
+def test_the_jvm_view_asks_the_jvm_once_per_class_or_package_and_still_for_every_call(spark, monkeypatch):
+    from py4j.java_gateway import JavaClass, JavaObject, JavaPackage
+
+    jvm = spark.sparkContext._jvm
+    assert spark._jvm is jvm
+    functions = jvm.org.apache.spark.sql.functions  # may be the first time in this JVM
+    assert isinstance(functions, JavaClass) and isinstance(jvm.org.apache, JavaPackage)
+    client = jvm._gateway_client
+    sent = []
+    send = client.send_command
+    monkeypatch.setattr(client, "send_command", lambda command, *a, **k: sent.append(command) or send(command, *a, **k))
+    assert jvm.org.apache.spark.sql.functions is functions and sent == []
+    dotted = getattr(jvm, "org.apache.spark.sql.functions")  # PySpark's path for F.col, F.lit, …: asked at most once
+    asked = len(sent)
+    assert asked <= 1 and dotted._fqn == functions._fqn
+    assert getattr(jvm, "org.apache.spark.sql.functions") is dotted and len(sent) == asked
+    # Members are not kept: a static method is asked for and called each time (a static field may change).
+    assert isinstance(functions.lit(1), JavaObject) and len(sent) > asked
+    # Nor are Python's own special names (asked of a view by copy and pickle).
+    getattr(jvm, "__deepcopy__", None)
+    assert "__deepcopy__" not in vars(jvm)
