@@ -289,21 +289,26 @@ def _local_file_system_jar(master: str | None) -> Path | None:
 
 
 def _keep_jvm_names(view) -> None:
-    """Makes the session's py4j JVM view keep each class and subpackage it resolves. py4j asks the JVM again on every
-    access (`spark._jvm.org.apache…`, and PySpark's own `sc._jvm.functions` for each `F.col`, `F.lit`, …), and the
-    JVM first tries the name under each of the view's wildcard imports: each miss searches every jar on the class
-    path. A small run made about 3,700 such lookups, 2.3 s of its threads' time in a warm JVM (docs/performance.md).
-    Classes and packages do not change while a JVM runs; static fields and methods are still asked each time. Kept
-    per view, so a new JVM starts empty; installed once the session is up, after PySpark's imports into the view
-    (which change what a short name means)."""
-    from py4j.java_gateway import JavaClass, JavaPackage, JVMView
+    """Makes the session's py4j JVM view keep each class, subpackage and static method it resolves. py4j asks the JVM
+    again on every access (`spark._jvm.org.apache…`, and PySpark's own `sc._jvm.functions` for each `F.col`,
+    `F.lit`, …): the JVM first tries a name under each of the view's wildcard imports, each miss searching every jar
+    on the class path, and finds a method by copying every method of its class (`functions` has hundreds). A small
+    run asked about 3,700 names and 2,000 methods so, 2.3 s of its threads' time for the names alone in a warm JVM
+    (docs/performance.md). Classes, packages and methods do not change while a JVM runs; a static field's value is
+    still asked each time. Kept per view, so a new JVM starts empty; installed once the session is up, after
+    PySpark's imports into the view (which change what a short name means)."""
+    from py4j.java_gateway import JavaClass, JavaMember, JavaPackage, JVMView
 
     class NamesKept:
         def __getattr__(self, name):
             found = super().__getattr__(name)
+            if name.startswith("__"):
+                return found  # Python's own protocol names (copy, pickle) are not the JVM's
             if type(found) is JavaPackage:
                 found.__class__ = PackageNamesKept
-            if isinstance(found, (JavaClass, JavaPackage)) and not name.startswith("__"):
+            elif type(found) is JavaClass:
+                found.__class__ = ClassNamesKept
+            if isinstance(found, (JavaClass, JavaPackage, JavaMember)):
                 self.__dict__[name] = found
             return found
 
@@ -311,6 +316,9 @@ def _keep_jvm_names(view) -> None:
         pass
 
     class PackageNamesKept(NamesKept, JavaPackage):
+        pass
+
+    class ClassNamesKept(NamesKept, JavaClass):
         pass
 
     if type(view) is JVMView:

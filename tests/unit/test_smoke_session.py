@@ -35,7 +35,7 @@ def test_a_running_jvm_resolves_nothing_and_takes_no_lock(spark, tmp_path):
         assert not (tmp_path / "ivy").exists()
 
 
-def test_the_jvm_view_asks_the_jvm_once_per_class_or_package_and_still_for_every_call(spark, monkeypatch):
+def test_the_jvm_view_asks_once_per_class_package_or_method_and_each_time_for_a_call_or_a_field(spark, monkeypatch):
     from py4j.java_gateway import JavaClass, JavaObject, JavaPackage
 
     jvm = spark.sparkContext._jvm
@@ -51,8 +51,15 @@ def test_the_jvm_view_asks_the_jvm_once_per_class_or_package_and_still_for_every
     asked = len(sent)
     assert asked <= 1 and dotted._fqn == functions._fqn
     assert getattr(jvm, "org.apache.spark.sql.functions") is dotted and len(sent) == asked
-    # Members are not kept: a static method is asked for and called each time (a static field may change).
-    assert isinstance(functions.lit(1), JavaObject) and len(sent) > asked
-    # Nor are Python's own special names (asked of a view by copy and pickle).
+    # A static method is asked for once and called each time; a static field's value is asked each time.
+    lit = functions.lit
+    assert functions.lit is lit
+    asked = len(sent)
+    assert isinstance(lit(1), JavaObject) and len(sent) == asked + 1
+    integer = jvm.java.lang.Integer
+    assert integer.MAX_VALUE == 2**31 - 1
+    asked = len(sent)
+    assert integer.MAX_VALUE == 2**31 - 1 and len(sent) == asked + 1
+    # Python's own special names (asked of a view by copy and pickle) are not kept.
     getattr(jvm, "__deepcopy__", None)
     assert "__deepcopy__" not in vars(jvm)
