@@ -5,6 +5,10 @@ each file or directory and `readlink` at each rename through a FileContext (Delt
 processes in a small run, each a spawn from a JVM of a few GB. resources/LocalFileSystemWithoutForks.java does the
 same through java.nio. It is compiled once per Java, Spark and source, with the JDK's `javac`, into the cache folder
 beside the class cache (`session.ClassCache`); without a JDK or a cache folder Hadoop's own class stays, as before.
+
+The jar also holds an empty resources/yarn-default.xml, found before Hadoop's own on the class path: Spark serialises
+the whole Hadoop configuration into each write task and each scan's broadcast, and YARN's 643 defaults were more than
+half of it (1,122 settings, 115 kB each time), read by nothing on a local master (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 
 CLASS = "dataflix.hadoop.LocalFileSystemWithoutForks"
 SOURCE = "LocalFileSystemWithoutForks.java"
+NO_YARN_DEFAULTS = "yarn-default.xml"
 # Hadoop's settings that name the class for file: paths, through FileSystem and through FileContext.
 HADOOP_CONF = {"fs.file.impl": CLASS, "fs.AbstractFileSystem.file.impl": f"{CLASS}$ForFileContext"}
 
@@ -43,8 +48,9 @@ def compiled_jar(folder: Path | None, java: str | None, spark_jars: Path) -> Pat
     if not javac.is_file() or not hadoop:
         return None
     source = resources.files("dataflix_spark") / "resources" / SOURCE
+    no_yarn = resources.files("dataflix_spark") / "resources" / NO_YARN_DEFAULTS
     try:
-        facts = [source.read_text(), javac, javac.stat().st_mtime_ns, hadoop[-1], hadoop[-1].stat().st_mtime_ns]
+        facts = [source.read_text(), no_yarn.read_text(), javac, javac.stat().st_mtime_ns, hadoop[-1], hadoop[-1].stat().st_mtime_ns]
         jar = folder / f"localfs-{hashlib.sha256(chr(10).join(map(str, facts)).encode()).hexdigest()[:16]}.jar"
         if jar.is_file():
             return jar
@@ -59,6 +65,7 @@ def compiled_jar(folder: Path | None, java: str | None, spark_jars: Path) -> Pat
             with zipfile.ZipFile(made, "w") as archive:
                 for path in sorted(classes.rglob("*.class")):
                     archive.write(path, path.relative_to(classes).as_posix())
+                archive.writestr(NO_YARN_DEFAULTS, no_yarn.read_text())
             try:
                 # A jar never changes once in place (a class cache made with it checks its time and size): when
                 # another process put one there first, that one stays.

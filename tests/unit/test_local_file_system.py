@@ -60,6 +60,7 @@ def test_a_source_that_does_not_compile_gives_no_jar(tmp_path, monkeypatch):
     source = tmp_path / "src" / "dataflix_spark" / "resources"
     source.mkdir(parents=True)
     (source / local_file_system.SOURCE).write_text("class Broken {")
+    (source / local_file_system.NO_YARN_DEFAULTS).write_text("<configuration/>")
     monkeypatch.setattr(local_file_system.resources, "files", lambda package: tmp_path / "src" / package)
     assert compiled_jar(tmp_path / "cache", _java_path(), JARS) is None
     assert list((tmp_path / "cache").iterdir()) == []
@@ -81,6 +82,23 @@ def test_the_test_sessions_jvm_uses_it_for_files_and_file_contexts(spark):
     assert ours.getClass().getName() == CLASS
     context = jvm.org.apache.hadoop.fs.FileContext.getLocalFSFileContext(spark.sparkContext._jsc.hadoopConfiguration())
     assert context.getDefaultFileSystem().getClass().getName() == f"{CLASS}$ForFileContext"
+
+
+def test_the_test_sessions_hadoop_settings_leave_yarns_defaults_out_and_keep_the_others(spark):
+    """What a write task or a scan's broadcast carries: Hadoop's core and MapReduce defaults, without YARN's 643."""
+    jvm = spark.sparkContext._jvm
+    jvm.org.apache.hadoop.mapred.JobConf()  # adds yarn-default.xml to every Configuration's defaults, as a write does
+    hadoop_conf = spark._jsparkSession.sessionState().newHadoopConf()
+    keys = [entry.getKey() for entry in hadoop_conf.getPropsWithPrefix("").entrySet()]
+    # (MapReduce's own defaults name its YARN application master's settings "yarn.app.mapreduce.…")
+    assert not [key for key in keys if key.startswith("yarn.") and not key.startswith("yarn.app.mapreduce.")]
+    assert hadoop_conf.get("yarn.resourcemanager.address") is None  # yarn-default.xml's
+    assert hadoop_conf.get("ipc.client.connect.timeout") == "20000"  # core-default.xml
+    assert hadoop_conf.get("mapreduce.job.maps") == "2"  # mapred-default.xml
+    assert hadoop_conf.get("spark.sql.session.timeZone") == "UTC"  # the session's own
+    written = jvm.java.io.ByteArrayOutputStream()
+    hadoop_conf.write(jvm.java.io.DataOutputStream(written))
+    assert written.size() < 80_000, written.size()  # 115 kB with YARN's
 
 
 def test_new_files_and_folders_get_the_modes_hadoops_own_gives_them(spark, tmp_path):
