@@ -39,18 +39,21 @@ def conf(jar: Path, settings_conf: dict[str, str]) -> dict[str, str]:
 
 
 def compiled_jar(folder: Path | None, java: str | None, spark_jars: Path) -> Path | None:
-    """The class's jar in `folder`, compiled there first if it is not yet (a second or two, once). None when there
-    is no folder, no `javac` beside `java`, no Hadoop jar in `spark_jars`, or the compile fails: only speed is lost."""
+    """The class's jar (with the empty yarn-default.xml) in `folder`, compiled there first if it is not yet (a second
+    or two, once). None when there is no folder, no `javac` beside `java`, no Hadoop jar in `spark_jars`, or the
+    compile fails: only speed is lost."""
     if folder is None or not java:
         return None
     javac = Path(os.path.realpath(java)).with_name("javac")
     hadoop = sorted(spark_jars.glob("hadoop-client-api-*.jar"))
     if not javac.is_file() or not hadoop:
         return None
-    source = resources.files("dataflix_spark") / "resources" / SOURCE
-    no_yarn = resources.files("dataflix_spark") / "resources" / NO_YARN_DEFAULTS
+    folder_of_resources = resources.files("dataflix_spark") / "resources"
+    source = folder_of_resources / SOURCE
     try:
-        facts = [source.read_text(), no_yarn.read_text(), javac, javac.stat().st_mtime_ns, hadoop[-1], hadoop[-1].stat().st_mtime_ns]
+        no_yarn = (folder_of_resources / NO_YARN_DEFAULTS).read_text()
+        facts = [source.read_text(), no_yarn, javac, javac.stat().st_mtime_ns, hadoop[-1],
+                 hadoop[-1].stat().st_mtime_ns]
         jar = folder / f"localfs-{hashlib.sha256(chr(10).join(map(str, facts)).encode()).hexdigest()[:16]}.jar"
         if jar.is_file():
             return jar
@@ -65,7 +68,7 @@ def compiled_jar(folder: Path | None, java: str | None, spark_jars: Path) -> Pat
             with zipfile.ZipFile(made, "w") as archive:
                 for path in sorted(classes.rglob("*.class")):
                     archive.write(path, path.relative_to(classes).as_posix())
-                archive.writestr(NO_YARN_DEFAULTS, no_yarn.read_text())
+                archive.writestr(NO_YARN_DEFAULTS, no_yarn)
             try:
                 # A jar never changes once in place (a class cache made with it checks its time and size): when
                 # another process put one there first, that one stays.
