@@ -12,6 +12,7 @@ import sys
 import tempfile
 import zipfile
 
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,8 @@ from dataflix_spark import local_file_system
 from dataflix_spark.config import ConfigError, SparkSettings
 
 if TYPE_CHECKING:  # PySpark is imported where a session is built: a command that fails on a flag does not wait for it
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 DELTA_EXTENSIONS = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -401,6 +403,28 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
     spark.sparkContext.setLogLevel("ERROR")
     _keep_jvm_names(spark.sparkContext._jvm)
     return spark
+
+
+def driver_rows(spark: SparkSession, rows: Sequence, schema: StructType) -> DataFrame:
+    """`spark.createDataFrame(rows, schema)` for the few rows a run makes on its driver (its log, its records of
+    what it read), without a Python worker. PySpark sends such rows through a Python task that only re-batches
+    them, and a run's first Python task starts a worker daemon (PySpark imported again, workers forked): about a
+    CPU-second for a handful of rows, and the only Python workers a run from files starts. Here the JVM unpickles
+    the driver's batches itself. The rows are checked and converted as `createDataFrame` does (its
+    `verifySchema`); the frame has exactly `schema`."""
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import _make_type_verifier
+
+    verify = _make_type_verifier(schema)
+    internal = []
+    for row in rows:
+        verify(row)
+        internal.append(schema.toInternal(row))
+    context = spark.sparkContext
+    batches = context.parallelize(internal, 1)._jrdd  # pickled lists of rows
+    jvm = context._jvm
+    objects = jvm.SerDeUtil.toJavaArray(jvm.SerDeUtil.pythonToJava(batches, True))
+    return DataFrame(spark._jsparkSession.applySchemaToPythonRDD(objects.rdd(), schema.json()), spark)
 
 
 def class_cache_pending() -> bool:

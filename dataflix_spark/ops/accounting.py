@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 
 from dataflix_spark.schemas import RUN_LOG_SCHEMA
+from dataflix_spark.session import driver_rows
 
 
 @dataclass
@@ -38,7 +39,7 @@ def run_log_rows(spark: SparkSession, counts: list[ContainerCounts], as_of: dt.d
         del row["resumed"]
         rows.append(row)
         rows.extend({**row, **zero, "run_id": killed} for killed in c.resumed)
-    return spark.createDataFrame(rows, RUN_LOG_SCHEMA)
+    return driver_rows(spark, rows, RUN_LOG_SCHEMA)
 
 
 def format_summary(counts: list[ContainerCounts]) -> str:

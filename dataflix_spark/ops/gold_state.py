@@ -12,6 +12,7 @@ from pyspark.sql import types as T
 from dataflix_spark.config import QoeThresholds
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.sinks.delta import append_table, read_pinned, table_exists, table_version
+from dataflix_spark.session import driver_rows
 
 GOLD_STATE_SCHEMA = T.StructType([
     T.StructField("run_id", T.StringType(), False),
@@ -46,7 +47,7 @@ def record_gold_state(spark: SparkSession, lake: Lakehouse, run_id: str, as_of: 
          int(thresholds.startup_p90_ms))
         for container, version in versions.items()
     ]
-    append_table(spark.createDataFrame(rows, GOLD_STATE_SCHEMA), lake.ops("gold_state"))
+    append_table(driver_rows(spark, rows, GOLD_STATE_SCHEMA), lake.ops("gold_state"))
 
 
 def last_gold_state(spark: SparkSession, lake: Lakehouse) -> GoldState | None:

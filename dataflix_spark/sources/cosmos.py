@@ -34,6 +34,7 @@ from dataflix_spark.config import ConfigError, CosmosConfig
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.schemas import COSMOS_MARKS_SCHEMA
 from dataflix_spark.sinks.delta import append_table, read_pinned, table_exists
+from dataflix_spark.session import driver_rows
 from dataflix_spark.sources import NewRows, SourceError, rows_of_unrecorded_runs
 
 log = logging.getLogger("dataflix")
@@ -354,7 +355,7 @@ def read_marks(spark: SparkSession, lake: Lakehouse, container: str, location: s
 def record_marks(spark: SparkSession, lake: Lakehouse, rows: list[tuple]) -> None:
     """Appends mark rows (COSMOS_MARKS_SCHEMA) to ops/cosmos_marks, in one commit; nothing when there are none."""
     if rows:
-        append_table(spark.createDataFrame(rows, COSMOS_MARKS_SCHEMA), lake.ops("cosmos_marks"))
+        append_table(driver_rows(spark, rows, COSMOS_MARKS_SCHEMA), lake.ops("cosmos_marks"))
 
 
 @dataclass(frozen=True)

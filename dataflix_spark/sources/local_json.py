@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from dataflix_spark.lakehouse import CONTAINERS, Lakehouse
 from dataflix_spark.schemas import SOURCE_FILES_SCHEMA
 from dataflix_spark.sinks.delta import append_table, read_pinned, table_exists
+from dataflix_spark.session import driver_rows
 from dataflix_spark.sources import NewRows, rows_of_unrecorded_runs
 
 log = logging.getLogger("dataflix")
@@ -106,7 +107,7 @@ def record_source_files(spark: SparkSession, lake: Lakehouse,
     """Appends (run, container, normalised file, size, modification time) rows to ops/source_files, in one commit."""
     if rows:
         # A lakehouse from before the size and time columns gains them.
-        append_table(spark.createDataFrame(sorted(rows), SOURCE_FILES_SCHEMA), lake.ops("source_files"),
+        append_table(driver_rows(spark, sorted(rows), SOURCE_FILES_SCHEMA), lake.ops("source_files"),
                      merge_schema=True)
 
 
