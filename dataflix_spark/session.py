@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataflix_spark import local_file_system
+from dataflix_spark import local_file_system, python_workers
 from dataflix_spark.config import ConfigError, SparkSettings
 
 if TYPE_CHECKING:  # PySpark is imported where a session is built: a command that fails on a flag does not wait for it
@@ -73,9 +73,17 @@ REDACTION = {
 QUIET_WORKER_WARNINGS = "ignore:Unverified HTTPS request,ignore:tls_verify=false"
 
 
-def _python_workers() -> dict[str, str]:
-    """Spark's Python workers run this interpreter (its packages: the Cosmos DB data source), quietly."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+def _python_workers(local_jvm: bool) -> dict[str, str]:
+    """Spark's Python workers run this interpreter (its packages: the Cosmos DB data source), quietly; on a local
+    master whose JVM starts here, through `python_workers.worker_python` (PySpark's bytecode, not Spark's zip).
+    PYSPARK_PYTHON, when set, says what they run."""
+    if "PYSPARK_PYTHON" not in os.environ:
+        script = None
+        if local_jvm:
+            from pyspark.find_spark_home import _find_spark_home
+
+            script = python_workers.worker_python(ClassCache._folder(), Path(_find_spark_home()))
+        os.environ["PYSPARK_PYTHON"] = script or sys.executable
     os.environ.setdefault("PYTHONWARNINGS", QUIET_WORKER_WARNINGS)
     return {"spark.executorEnv.PYTHONWARNINGS": os.environ["PYTHONWARNINGS"]}
 
@@ -347,6 +355,9 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
     check_java()
     builder = SparkSession.builder.appName(settings.app_name)
     launched_by_spark_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    # A JVM started here on a local master: its Python workers are this machine's, with this interpreter's packages.
+    local_jvm = (not launched_by_spark_submit and SparkContext._gateway is None
+                 and (settings.master or "local").startswith("local"))
     if settings.master and not launched_by_spark_submit:
         builder = builder.master(settings.master)
     conf = {
@@ -359,7 +370,7 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
         "spark.driver.memory": settings.driver_memory,
         "spark.ui.showConsoleProgress": str(settings.show_progress_bar).lower(),
         **REDACTION,
-        **_python_workers(),
+        **_python_workers(local_jvm),
         **settings.conf,
     }
     cache = None
@@ -402,6 +413,8 @@ def get_spark(settings: SparkSettings, extra_packages: list[str] | None = None,
         spark.conf.set(snapshot, str(tasks))
     spark.sparkContext.setLogLevel("ERROR")
     _keep_jvm_names(spark.sparkContext._jvm)
+    if local_jvm:
+        python_workers.leave_jars_off_their_path(spark.sparkContext)
     return spark
 
 
