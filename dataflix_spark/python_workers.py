@@ -22,11 +22,12 @@ SCRIPT = """#!/bin/sh
 # (this interpreter holds the same PySpark, with its bytecode); every other entry kept, in order.
 set -f
 kept=
+separator=
 IFS=:
 for entry in $PYTHONPATH; do
   case "$entry" in
     */pyspark.zip|*/py4j-*-src.zip|*/spark-core_*.jar) ;;
-    *) kept="${kept:+$kept:}$entry" ;;
+    *) kept="$kept$separator$entry"; separator=: ;;
   esac
 done
 unset IFS

@@ -19,13 +19,14 @@ def test_the_script_takes_sparks_zips_and_core_jar_off_the_path_and_keeps_the_re
     script = worker_python(tmp_path / "cache", PYSPARK_HOME)
     assert script is not None and Path(script).parent == tmp_path / "cache"
     lib = PYSPARK_HOME / "python" / "lib"
-    path = [str(lib / "pyspark.zip"), str(lib / "py4j-0.10.9.9-src.zip"),
-            str(PYSPARK_HOME / "jars" / "spark-core_2.13-4.0.1.jar"), "/opt/my code/*", "/srv/app.zip", "/srv/pyspark.zip.d"]
+    path = ["", str(lib / "pyspark.zip"), str(lib / "py4j-0.10.9.9-src.zip"),  # "": the working folder
+            str(PYSPARK_HOME / "jars" / "spark-core_2.13-4.0.1.jar"), "/opt/my code/*", "", "/srv/app.zip",
+            "/srv/pyspark.zip.d"]
     shown = subprocess.run([script, "-c", REPORT, "an argument", "*"], capture_output=True, text=True, timeout=60,
                            env={**os.environ, "PYTHONPATH": ":".join(path)})
     assert shown.returncode == 0, shown.stderr
     kept, executable, arguments = shown.stdout.splitlines()
-    assert kept == "/opt/my code/*:/srv/app.zip:/srv/pyspark.zip.d"
+    assert kept == ":/opt/my code/*::/srv/app.zip:/srv/pyspark.zip.d"
     assert executable == sys.executable
     assert arguments == "['an argument', '*']"
     assert worker_python(tmp_path / "cache", PYSPARK_HOME) == script  # written once
