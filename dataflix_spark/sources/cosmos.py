@@ -30,6 +30,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from dataflix_spark import python_workers
 from dataflix_spark.config import ConfigError, CosmosConfig
 from dataflix_spark.lakehouse import Lakehouse
 from dataflix_spark.schemas import COSMOS_MARKS_SCHEMA
@@ -289,6 +290,10 @@ def account_bytes(account: CosmosAccount) -> int | None:
     return None if None in sizes else sum(sizes)
 
 
+# What the data source's read imports in each Python worker (its client, the Cosmos DB SDK, Arrow).
+DATASOURCE_MODULES = ("cosmosdb_datasource", "azure.cosmos", "pyarrow")
+
+
 def register_datasource(spark: SparkSession) -> None:
     try:
         from cosmosdb_datasource import CosmosDBDataSource
@@ -381,6 +386,10 @@ class CosmosSource:
         record_marks(spark, lake, [row for t in taken for row in t.record])
 
     def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
+        if self.config.reader == "datasource":
+            # The read's Python workers start while the source is looked up, created and planned (the four
+            # containers are read at once: four workers at most).
+            python_workers.start_importing(spark, DATASOURCE_MODULES, workers=4)
         location = self.account.location(container)
         mark, recorded = read_marks(spark, lake, container, location)
         since = None if mark is None else mark - self.config.overlap_seconds

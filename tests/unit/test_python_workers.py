@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyspark
 
-from dataflix_spark.python_workers import worker_python
+from dataflix_spark.python_workers import start_importing, worker_python
 
 PYSPARK_HOME = Path(pyspark.__file__).resolve().parent
 REPORT = "import os, sys; print(os.environ.get('PYTHONPATH')); print(sys.executable); print(sys.argv[1:])"
@@ -53,3 +55,32 @@ def test_the_test_sessions_workers_import_the_installed_pyspark_with_no_jar_on_t
     imported, archives = context.parallelize([0], 1).map(where_pyspark_comes_from).collect()[0]
     assert Path(imported).resolve() == PYSPARK_HOME / "__init__.py"
     assert [entry for entry in archives if "pyspark" in entry or entry.endswith(".jar")] == []
+
+
+def _imported(module: str, batches):
+    import sys
+
+    import pyarrow as pa
+
+    for _ in batches:
+        yield pa.RecordBatch.from_pydict({"imported": [module in sys.modules]})
+
+
+def test_workers_started_ahead_import_the_modules_and_the_next_python_tasks_reuse_them(spark):
+    module = "email.mime.audio"  # imported by nothing else in a worker
+    thread = start_importing(spark, (module,), workers=2)
+    assert thread is not None
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert start_importing(spark, (module,), workers=2) is None  # once per session and modules
+
+    # Tasks of the kind a Python data source's read runs (Arrow batches through a Python function) get an idle worker
+    # of the same daemon, which already holds the module; none was imported by the task itself.
+    ran = spark.range(0, 2, 1, 2).mapInArrow(partial(_imported, module), "imported boolean").collect()
+    assert any(row.imported for row in ran), ran
+
+
+def test_nothing_is_started_for_a_cluster_or_no_workers(spark):
+    cluster = SimpleNamespace(sparkContext=SimpleNamespace(master="spark://127.0.0.1:7077", defaultParallelism=2))
+    assert start_importing(cluster, ("json",), workers=4) is None
+    assert start_importing(spark, ("json",), workers=0) is None
