@@ -9,7 +9,7 @@ The incremental build recomputes, from silver and gold, exactly the rows the cha
   - the daily aggregates of the dates those sessions and events fall on (before and after),
   - recommendation days whose lists changed or whose 24-hour conversion window meets a changed session,
   - the touched users' latest event with a country (work table `user_event_country`) and number of lists
-    (`recommendation_users`),
+    (`recommendation_users`): those two tables, a row per user, are rewritten whole with the other users' rows,
   - the QoE-business months, 7-day windows and play days those sessions and lists reach,
 and rebuilds in full the small tables (subscriptions, dim_user, kpi_monthly, dim_date; the QoE-business
 tables too when subscriptions or the as-of date changed). Every rule is pinned
@@ -372,11 +372,12 @@ def _lists_shown_on(gold: _Gold, days: list[dt.date]) -> DataFrame:
 
 
 def _update_user_event_country(gold: _Gold, events: DataFrame, changed_events: DataFrame) -> None:
-    """Each touched user's latest event with a country (`latest_event_country`), without reading every event.
+    """Each user's latest event with a country (`latest_event_country`), without reading every event.
 
     A user none of whose events was replaced since the last build (no `update_preimage`) only gained
     events: their row is the latest of the stored row and the events written since. A user with a
     replaced event may have lost their latest one, so their row is recomputed from all their events.
+    Rewritten whole, like `dim_user`: one row per user, so cheaper than finding and merging the touched rows.
     """
     columns = ["user_key", "event_ts", "doc_id", "country"]
     rewritten = _measured(
@@ -387,26 +388,25 @@ def _update_user_event_country(gold: _Gold, events: DataFrame, changed_events: D
         changed_events.where(F.col("_change_type").isin("insert", "update_postimage"))
         .join(rewritten, "user_key", "left_anti").select(*columns)
     )
-    stored = gold.table(USER_EVENT_COUNTRY).join(added.select("user_key"), "user_key", "left_semi")
-    candidates = stored.select(*columns).unionByName(added)
+    kept = gold.table(USER_EVENT_COUNTRY).join(rewritten, "user_key", "left_anti")
+    candidates = kept.select(*columns).unionByName(added)
     if not rewritten.isEmpty():
         candidates = candidates.unionByName(events.join(rewritten, "user_key", "left_semi").select(*columns))
-    scope = changed_events.select("user_key").distinct()
-    gold.replace_scope(USER_EVENT_COUNTRY, latest_event_country(candidates), scope, ["user_key"])
+    gold.publish(USER_EVENT_COUNTRY, latest_event_country(candidates))
     rewritten.unpersist()
 
 
 def _update_list_users(gold: _Gold, changed_lists: DataFrame) -> None:
-    """The touched users' number of lists: the stored count, plus one per list version written since the last
-    build, minus one per version it replaced (exact even when a rewritten list moves to another user)."""
+    """Each user's number of lists: the stored count, plus one per list version written since the last build,
+    minus one per version it replaced (exact even when a rewritten list moves to another user). Rewritten whole,
+    like `dim_user`: one row per user."""
     written = F.col("_change_type").isin("insert", "update_postimage")
     change = changed_lists.groupBy("user_key").agg(F.sum(F.when(written, 1).otherwise(-1)).alias("lists"))
-    stored = gold.table(LIST_USERS).join(change.select("user_key"), "user_key", "left_semi")
     fresh = (
-        stored.unionByName(change).groupBy("user_key").agg(F.sum("lists").cast("long").alias("lists"))
-        .where(F.col("lists") > 0)
+        gold.table(LIST_USERS).unionByName(change).groupBy("user_key")
+        .agg(F.sum("lists").cast("long").alias("lists")).where(F.col("lists") > 0)
     )
-    gold.replace_scope(LIST_USERS, fresh, change.select("user_key"), ["user_key"])
+    gold.publish(LIST_USERS, fresh)
 
 
 def _publish_dim_user(gold: _Gold, as_of: dt.date) -> None:
