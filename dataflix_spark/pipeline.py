@@ -41,11 +41,13 @@ from dataflix_spark.sinks.delta import (
     append_table,
     enable_change_feed,
     overwrite_table,
+    read_added,
     read_changes,
     read_pinned,
     read_table,
     replace_rows,
     table_exists,
+    table_version,
     upsert_newer,
 )
 from dataflix_spark.sources import NewRows, Source
@@ -122,15 +124,20 @@ def ingest_container(spark: SparkSession, opts: RunOptions, container: str, take
     lake = Lakehouse(opts.lakehouse)
     started = _now()
     pending = unlogged_runs(spark, lake, container, taken.bronze_runs)
+    appended = None
     if taken.rows is not None:
         append_table(taken.rows.transform(to_bronze(container, opts.run_id, started)), lake.bronze(container))
+        appended = table_version(spark, lake.bronze(container))  # this run's commit: one writer per container
         progress.stage(f"{container}: bronze appended ({taken.label})")
-    if not (taken.rows is not None or pending or opts.full_refresh) or not table_exists(spark, lake.bronze(container)):
+    if appended is None and not (pending or opts.full_refresh) or not table_exists(spark, lake.bronze(container)):
         progress.stage(f"{container}: nothing new")
         return Ingested(ContainerCounts(opts.run_id, container, 0, 0, 0, 0, 0, started, _now()))
-    bronze = read_pinned(spark, lake.bronze(container), data_skipping=True)
     runs = sorted(set(pending) | {opts.run_id})
-    batch = bronze if opts.full_refresh else bronze.where(F.col("run_id").isin(runs))
+    if appended is not None and not (pending or opts.full_refresh):
+        batch = read_added(spark, lake.bronze(container), appended)  # only this run's rows: its append's files
+    else:
+        bronze = read_pinned(spark, lake.bronze(container), data_skipping=True)
+        batch = bronze if opts.full_refresh else bronze.where(F.col("run_id").isin(runs))
     scope = f"container = '{container}'" + ("" if opts.full_refresh else f" AND run_id IN ({_sql_list(runs)})")
 
     # Read three times (counts, silver, then the quarantine), parsed once. On disk: a batch of 10M events with their
@@ -280,10 +287,12 @@ def ingest_all(spark: SparkSession, opts: RunOptions, source: Source, taken: dic
     return [done.counts for done in ingested]
 
 
-def take_all(spark: SparkSession, lake: Lakehouse, source: Source, run_id: str, progress: Progress) -> dict[str, NewRows]:
+def take_all(spark: SparkSession, lake: Lakehouse, source: Source, run_id: str, progress: Progress,
+             settled: bool = False) -> dict[str, NewRows]:
     """Every container's new rows, asked of the source before anything is written: a source that fails for one
-    container (an account gone mid-read) leaves every table as it was."""
-    taken = run_concurrently(spark, *(partial(source.take, spark, lake, c, run_id) for c in CONTAINERS),
+    container (an account gone mid-read) leaves every table as it was. `settled`: see `Source.take`."""
+    taken = run_concurrently(spark, *(partial(source.take, spark, lake, c, run_id, settled=settled)
+                                      for c in CONTAINERS),
                              on_error=lambda result: result.release())
     progress.stage("source: " + ", ".join(f"{c} {t.label}" for c, t in zip(CONTAINERS, taken)))
     return dict(zip(CONTAINERS, taken))
@@ -300,16 +309,17 @@ def _log_nothing_new(spark: SparkSession, opts: RunOptions, source: Source, prog
     return counts
 
 
-def _run_stages(spark: SparkSession, opts: RunOptions, source: Source,
-                progress: Progress) -> tuple[list[ContainerCounts], bool]:
-    """Source → bronze → silver → gold → run log; returns the counts and whether the source warned."""
+def _run_stages(spark: SparkSession, opts: RunOptions, source: Source, progress: Progress,
+                settled: bool = False) -> tuple[list[ContainerCounts], bool]:
+    """Source → bronze → silver → gold → run log; returns the counts and whether the source warned. `settled`: every
+    table is as the last completed run left it (`last_run.settled`)."""
     lake = Lakehouse(opts.lakehouse)
     first = not table_exists(spark, lake.ops("run_log"))
     mode = "full refresh" if opts.full_refresh else "first run" if first else "incremental"
     log.info("run %s (%s): %s, lakehouse %s, as-of %s", opts.run_id, mode, source.describe(),
              opts.lakehouse, opts.as_of)
     progress.working_on(f"reading new documents from {source.describe()}")
-    taken = take_all(spark, lake, source, opts.run_id, progress)
+    taken = take_all(spark, lake, source, opts.run_id, progress, settled)
     progress.working_on("bronze and silver (validating, de-duplicating, pseudonymising)")
     try:
         counts = ingest_all(spark, opts, source, taken, progress)
@@ -366,8 +376,9 @@ def run(spark: SparkSession, opts: RunOptions) -> list[ContainerCounts]:
         if skip:
             counts = _log_nothing_new(spark, opts, source, progress)
         else:
+            settled = not opts.full_refresh and last_run.settled(opts.lakehouse)
             last_run.forget(opts.lakehouse)
-            counts, warned = _run_stages(spark, opts, source, progress)
+            counts, warned = _run_stages(spark, opts, source, progress, settled)
             state = None if warned else state  # the next run warns again
         progress.stage("run log appended")
         last_run.record(opts.lakehouse, state)

@@ -67,6 +67,20 @@ def nothing_new(lakehouse: str, state: dict | None) -> bool:
     return both is not None and both[0] == both[1]
 
 
+def settled(lakehouse: str) -> bool:
+    """True when every table is as the last completed run left it, whatever the source offers now: bronze then holds
+    no row of a killed run (its append would show in bronze's version), so a run need not look for one. Ask before
+    `forget`: a run that may change the tables removes the state it is judged by."""
+    root = local_root(lakehouse)
+    if root is None or (root / GOLD_MARKER_NAME).exists():
+        return False
+    try:
+        tables = json.loads((root / STATE_NAME).read_text()).get("tables")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return tables is not None and tables == table_versions(lakehouse)
+
+
 def last_offered(lakehouse: str, state: dict | None) -> dict | None:
     """What the source offered before the last completed run, when this run differs from it in the source's
     documents only (the same as-of date and QoE thresholds, every table as that run left it): such a run has only

@@ -161,6 +161,21 @@ def read_pinned(spark: SparkSession, path: str, data_skipping: bool = False) -> 
     return DataFrame(log.createDataFrame(snapshot, files, False, jvm.scala.Option.empty()), spark)
 
 
+def read_added(spark: SparkSession, path: str, version: int) -> DataFrame:
+    """The rows commit `version` of the table added, over that commit's files as its log lists them (read on the
+    driver). A run reads back what it has just appended without a Spark job choosing among every file of the table
+    by their statistics (bronze at 11.5M events: 1.5-2 s of a cold JVM per container)."""
+    jvm, log = spark._jvm, _delta_log(spark, path)
+    snapshot = _snapshot(spark, log)
+    commits = log.getChanges(version, True)  # from that version on, or an error if it is missing
+    commit = commits.next() if commits.hasNext() else None
+    if commit is None or commit._1() != version:
+        raise ValueError(f"{path} has no commit {version}")
+    replay = jvm.org.apache.spark.sql.delta.actions.InMemoryLogReplay(0, jvm.scala.Option.empty())
+    replay.append(commit._1(), commit._2().iterator())
+    return DataFrame(log.createDataFrame(snapshot, replay.allFiles(), False, jvm.scala.Option.empty()), spark)
+
+
 def _any_statistics(spark: SparkSession, files) -> bool:
     return any(f.stats() is not None for f in spark._jvm.scala.jdk.javaapi.CollectionConverters.asJava(files))
 

@@ -54,8 +54,10 @@ class Source(Protocol):
     def describe(self) -> str:
         """Where the documents come from, for the run's first log line (no secret in it)."""
 
-    def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
-        """The container's rows not in bronze yet; reading them must not write anything."""
+    def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str,
+             settled: bool = False) -> NewRows:
+        """The container's rows not in bronze yet; reading them must not write anything. `settled`: every table is as
+        the last completed run left it (`last_run.settled`), so bronze holds no killed run's rows to look for."""
 
     def record(self, spark: SparkSession, lake: Lakehouse, taken: Sequence[NewRows]) -> None:
         """Records what every container's `take` took, in one commit. A run that ends before it leaves its rows in

@@ -385,7 +385,8 @@ class CosmosSource:
     def record(self, spark: SparkSession, lake: Lakehouse, taken: Sequence[NewRows]) -> None:
         record_marks(spark, lake, [row for t in taken for row in t.record])
 
-    def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str) -> NewRows:
+    def take(self, spark: SparkSession, lake: Lakehouse, container: str, run_id: str,
+             settled: bool = False) -> NewRows:
         if self.config.reader == "datasource":
             # The read's Python workers start while the source is looked up, created and planned (the four
             # containers are read at once: four workers at most).
@@ -410,6 +411,8 @@ class CosmosSource:
         if table_exists(spark, lake.bronze(container)):
             bronze = read_pinned(spark, lake.bronze(container), data_skipping=True)
             # Killed runs' rows are in bronze without a mark: processed by this run, their versions not read again.
+            # Looked for even when `settled`: a Cosmos DB run leaves no last-run state, so a settled lakehouse was
+            # left by another source's run, whose rows carry no mark either.
             unmarked = rows_of_unrecorded_runs(bronze, recorded)
             bronze_runs |= {row[0] for row in unmarked.select("run_id").distinct().collect()}
             if returned:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deltalake import DeltaTable
@@ -39,6 +39,7 @@ class _FileLandsDuringTheRun:
     inner: LocalJsonSource
     arriving: Path
     landing: Path
+    settled: list = field(default_factory=list)  # what each take was told
 
     def describe(self) -> str:
         return self.inner.describe()
@@ -46,11 +47,33 @@ class _FileLandsDuringTheRun:
     def offered(self) -> dict | None:
         return self.inner.offered()
 
-    def take(self, spark, lake, container, run_id):
-        taken = self.inner.take(spark, lake, container, run_id)
+    def take(self, spark, lake, container, run_id, settled=False):
+        self.settled.append(settled)
+        taken = self.inner.take(spark, lake, container, run_id, settled)
         if container == "playback_events":
             shutil.copy(self.arriving, self.landing)
         return taken
+
+    def record(self, spark, lake, taken):
+        self.inner.record(spark, lake, taken)
+
+
+@dataclass(frozen=True)
+class _Told:
+    """The local source, noting what each take was told (`settled`)."""
+
+    inner: LocalJsonSource
+    settled: list = field(default_factory=list)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def offered(self) -> dict | None:
+        return self.inner.offered()
+
+    def take(self, spark, lake, container, run_id, settled=False):
+        self.settled.append(settled)
+        return self.inner.take(spark, lake, container, run_id, settled)
 
     def record(self, spark, lake, taken):
         self.inner.record(spark, lake, taken)
@@ -79,11 +102,15 @@ def test_nothing_new_is_logged_alone_and_any_change_since_means_a_normal_run(spa
     generate(str(later), users=3, days=1, seed=22, titles=4, end_date=AS_OF)
     (arriving,) = (later / "playback_events").iterdir()
     landing = data / "playback_events" / f"late-{arriving.name}"
-    counts, text = _run(spark, data, lake, caplog, _FileLandsDuringTheRun(LocalJsonSource(str(data)), arriving, landing))
+    landed = _FileLandsDuringTheRun(LocalJsonSource(str(data)), arriving, landing)
+    counts, text = _run(spark, data, lake, caplog, landed)
     assert NORMAL in text and "gold is current" in text and SKIPPED not in text, text
     assert landing.exists() and [c.read for c in counts] == [0, 0, 0, 0]
-    counts, text = _run(spark, data, lake, caplog)
+    assert landed.settled == [False] * 4  # a table changed since the last run: bronze is searched for a killed run
+    told = _Told(LocalJsonSource(str(data)))
+    counts, text = _run(spark, data, lake, caplog, told)
     assert SKIPPED not in text, text
+    assert told.settled == [True] * 4  # only a file arrived since a completed run: nothing to search for
     assert {c.container: c.read for c in counts}["playback_events"] == sum(1 for line in arriving.open() if line.strip())
     assert SKIPPED in _run(spark, data, lake, caplog)[1]
 

@@ -18,6 +18,7 @@ from dataflix_spark.sinks.delta import (
     enable_change_feed,
     last_commit,
     overwrite_table,
+    read_added,
     read_pinned,
     read_table,
     replace_rows,
@@ -122,3 +123,19 @@ def test_a_pinned_read_for_a_data_filter_keeps_deltas_skipping_when_the_files_ha
     scan = query._jdf.queryExecution().executedPlan().collectLeaves().apply(0)
     assert scan.metrics().apply("numFiles").value() == (1 if statistics else 3)
     assert ("TahoeBatchFileIndex" in scan.toString()) != statistics
+
+
+def test_an_appends_own_rows_are_read_over_its_commits_files(spark, tmp_path):
+    """`read_added` reads exactly the rows one commit added, at a later version too; a missing commit is an error."""
+    path = str(tmp_path / "t")
+    schema = "run_id string, n int, day date"
+    day = dt.date(2026, 10, 1)
+    append_table(spark.createDataFrame([("a", 1, day)], schema), path, partition_by=["day"])
+    append_table(spark.createDataFrame([("b", 2, day), ("b", 3, day + dt.timedelta(1))], schema).repartition(2), path)
+    append_table(spark.createDataFrame([("c", 4, day)], schema), path)
+    added = read_added(spark, path, 1)
+    assert added.schema == read_table(spark, path).schema
+    assert_df_equality(added, read_table(spark, path).where("run_id = 'b'"), ignore_row_order=True)
+    assert sorted(read_added(spark, path, 0).collect()) == [("a", 1, day)]  # the commit that created the table
+    with pytest.raises(Exception, match="3|missing|not"):
+        read_added(spark, path, 3).collect()

@@ -81,6 +81,27 @@ def test_anything_changed_since_means_a_normal_run(lake, change):
     assert not last_run.nothing_new(str(lake), state)
 
 
+def test_tables_as_the_last_run_left_them_are_settled_whatever_the_source_and_the_as_of_date(lake):
+    """`settled` asks only about the tables: new files and another as-of date leave bronze without a killed run."""
+    assert not last_run.settled(str(lake))  # nothing recorded yet
+    last_run.record(str(lake), _state({"folder": "/in", "files": {}}, as_of=dt.date(2026, 10, 1)))
+    assert last_run.settled(str(lake))
+    _commit(lake, "bronze/playback_events", 0)  # a run's bronze append, the run then killed
+    assert not last_run.settled(str(lake))
+    last_run.record(str(lake), _state())
+    assert last_run.settled(str(lake))
+    (lake / GOLD_MARKER_NAME).write_text("")
+    assert not last_run.settled(str(lake))
+    (lake / GOLD_MARKER_NAME).unlink()
+    for torn in ("{not json", "[]", '{"as_of": "2026-10-31"}'):
+        (lake / last_run.STATE_NAME).write_text(torn)
+        assert not last_run.settled(str(lake))
+    last_run.record(str(lake), _state())
+    last_run.forget(str(lake))  # what a run does before it may write: a run killed after it is never trusted
+    assert not last_run.settled(str(lake))
+    assert not last_run.settled("abfss://lake@account.dfs.core.windows.net/dataflix")
+
+
 def test_no_state_no_description_or_a_remote_lakehouse_is_never_nothing_new(lake):
     assert not last_run.nothing_new(str(lake), _state())  # nothing recorded yet
     last_run.record(str(lake), None)  # a source that cannot describe itself records nothing

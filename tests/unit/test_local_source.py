@@ -55,3 +55,18 @@ def test_every_containers_files_are_recorded_in_one_commit_and_nothing_taken_wri
     assert sorted(tuple(r) for r in table.collect()) == sorted(row for t in taken for row in t.record)
     history = spark.sql(f"DESCRIBE HISTORY delta.`{lake.ops('source_files')}`").select("version").collect()
     assert [r.version for r in history] == [0]
+
+
+def test_a_settled_lakehouse_is_not_searched_for_a_killed_runs_bronze_rows(spark, tmp_path):
+    """Bronze rows of a run ops/source_files does not list are found by a pass over bronze; a settled lakehouse (its
+    tables as the last completed run left them, `last_run.settled`) cannot hold any, so none is made."""
+    lake = Lakehouse(str(tmp_path / "lake"))
+    record_source_files(spark, lake, [("r1", "content", "file:/in/content/a.jsonl", 10, 1_000)])
+    spark.createDataFrame([("r1", "x", "file:/in/content/a.jsonl"), ("killed", "y", "file:/in/content/b.jsonl")],
+                          "run_id string, raw string, source_file string").write.format("delta").save(lake.bronze("content"))
+    searched = bronze_inventory(spark, lake, "content")
+    assert searched.unrecorded == {("killed", "file:/in/content/b.jsonl")}
+    assert searched.runs == {"r1", "killed"}
+    trusted = bronze_inventory(spark, lake, "content", settled=True)
+    assert trusted.unrecorded == frozenset() and trusted.runs == {"r1"}
+    assert trusted.files == {"file:/in/content/a.jsonl"}
