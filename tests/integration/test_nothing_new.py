@@ -33,32 +33,6 @@ def _versions(lake: Path) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class _FileLandsDuringTheRun:
-    """The local source, and a new events file that lands once the run has listed the folder."""
-
-    inner: LocalJsonSource
-    arriving: Path
-    landing: Path
-    settled: list = field(default_factory=list)  # what each take was told
-
-    def describe(self) -> str:
-        return self.inner.describe()
-
-    def offered(self) -> dict | None:
-        return self.inner.offered()
-
-    def take(self, spark, lake, container, run_id, settled=False):
-        self.settled.append(settled)
-        taken = self.inner.take(spark, lake, container, run_id, settled)
-        if container == "playback_events":
-            shutil.copy(self.arriving, self.landing)
-        return taken
-
-    def record(self, spark, lake, taken):
-        self.inner.record(spark, lake, taken)
-
-
-@dataclass(frozen=True)
 class _Told:
     """The local source, noting what each take was told (`settled`)."""
 
@@ -77,6 +51,20 @@ class _Told:
 
     def record(self, spark, lake, taken):
         self.inner.record(spark, lake, taken)
+
+
+@dataclass(frozen=True)
+class _FileLandsDuringTheRun(_Told):
+    """The local source, and a new events file that lands once the run has listed the folder."""
+
+    arriving: Path | None = None
+    landing: Path | None = None
+
+    def take(self, spark, lake, container, run_id, settled=False):
+        taken = super().take(spark, lake, container, run_id, settled)
+        if container == "playback_events":
+            shutil.copy(self.arriving, self.landing)
+        return taken
 
 
 def test_nothing_new_is_logged_alone_and_any_change_since_means_a_normal_run(spark, tmp_path, caplog):
@@ -102,7 +90,7 @@ def test_nothing_new_is_logged_alone_and_any_change_since_means_a_normal_run(spa
     generate(str(later), users=3, days=1, seed=22, titles=4, end_date=AS_OF)
     (arriving,) = (later / "playback_events").iterdir()
     landing = data / "playback_events" / f"late-{arriving.name}"
-    landed = _FileLandsDuringTheRun(LocalJsonSource(str(data)), arriving, landing)
+    landed = _FileLandsDuringTheRun(LocalJsonSource(str(data)), arriving=arriving, landing=landing)
     counts, text = _run(spark, data, lake, caplog, landed)
     assert NORMAL in text and "gold is current" in text and SKIPPED not in text, text
     assert landing.exists() and [c.read for c in counts] == [0, 0, 0, 0]
