@@ -48,17 +48,24 @@ def run_state(offered: dict | None, as_of, qoe: QoeThresholds) -> dict | None:
     return {"offered": offered, "as_of": as_of.isoformat(), "qoe": [qoe.rebuffer_ratio, qoe.startup_p90_ms]}
 
 
-def _last_and_now(lakehouse: str, state: dict | None) -> tuple[dict, dict] | None:
-    """The state the last completed run left and this run's, as stored; None when there is no usable one (a remote
-    lakehouse, a source that cannot describe itself, a gold build left unfinished, no or a torn file)."""
+def _recorded(lakehouse: str) -> dict | None:
+    """The state the last completed run left; None when there is no usable one (a remote lakehouse, a gold build left
+    unfinished, no or a torn file)."""
     root = local_root(lakehouse)
-    if state is None or root is None or (root / GOLD_MARKER_NAME).exists():
+    if root is None or (root / GOLD_MARKER_NAME).exists():
         return None
     try:
         last = json.loads((root / STATE_NAME).read_text())
     except (OSError, ValueError):
         return None
-    return last, json.loads(_stored(lakehouse, state))
+    return last if isinstance(last, dict) else None
+
+
+def _last_and_now(lakehouse: str, state: dict | None) -> tuple[dict, dict] | None:
+    """The state the last completed run left and this run's, as stored; None when there is no usable one (`_recorded`,
+    or a source that cannot describe itself)."""
+    last = None if state is None else _recorded(lakehouse)
+    return None if last is None else (last, json.loads(_stored(lakehouse, state)))
 
 
 def nothing_new(lakehouse: str, state: dict | None) -> bool:
@@ -71,13 +78,7 @@ def settled(lakehouse: str) -> bool:
     """True when every table is as the last completed run left it, whatever the source offers now: bronze then holds
     no row of a killed run (its append would show in bronze's version), so a run need not look for one. Ask before
     `forget`: a run that may change the tables removes the state it is judged by."""
-    root = local_root(lakehouse)
-    if root is None or (root / GOLD_MARKER_NAME).exists():
-        return False
-    try:
-        tables = json.loads((root / STATE_NAME).read_text()).get("tables")
-    except (OSError, ValueError, AttributeError):
-        return False
+    tables = (_recorded(lakehouse) or {}).get("tables")
     return tables is not None and tables == table_versions(lakehouse)
 
 
